@@ -1,0 +1,35 @@
+"""convolab: convolution and cross-correlation, computed every way the field uses them.
+
+Signal API (a drop-in for ``scipy.signal``)
+    :func:`convolve`, :func:`correlate`, :func:`fftconvolve`,
+    :func:`oaconvolve`, :func:`convolve2d`, :func:`correlate2d`,
+    :func:`choose_conv_method`, :func:`correlation_lags`
+
+Planning
+    :func:`plan` returns a :class:`Plan` that explains which algorithm runs a
+    problem and why, and runs it when called.
+
+Algorithms (``method=``)
+    ``reference`` (plain loops, the oracle), ``direct`` (sliding window),
+    ``im2col`` (one matrix product), ``fft`` (convolution theorem), ``oa``
+    (overlap-add); see :mod:`convolab.algorithms`.
+
+Errors
+    :class:`ConvolabError` (a ``ValueError``) and :class:`ConvolabWarning`.
+
+Importing convolab loads numpy and scipy only; everything optional is
+imported where it is used.
+"""
+
+from .errors import ConvolabError, ConvolabWarning
+from .planner import Plan
+from .signal import (choose_conv_method, convolve, convolve2d, correlate, correlate2d,
+                     correlation_lags, fftconvolve, oaconvolve, plan)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvolabError", "ConvolabWarning", "Plan",
+    "choose_conv_method", "convolve", "convolve2d", "correlate", "correlate2d",
+    "correlation_lags", "fftconvolve", "oaconvolve", "plan",
+]

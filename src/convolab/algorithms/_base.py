@@ -1,0 +1,90 @@
+"""The interface every algorithm implements, and helpers they share.
+
+An algorithm is a small object with
+
+``name``
+    the string users pass as ``method=``;
+``supports(problem) -> str | None``
+    ``None`` when it can run the problem, otherwise the reason in words;
+``cost(problem) -> Cost``
+    estimated seconds and bytes of temporaries, so the planner can compare
+    candidates and refuse one that would not fit in memory;
+``run(problem, x, w) -> ndarray``
+    the core only: the cross-correlation of ``x`` (zero-extended by
+    ``problem.pad``) with ``w``, with stride and dilation, in the core layout
+    of :mod:`convolab.problem`.  Boundary extension, kernel reversal,
+    conjugation, NaN handling and the cast back are done by the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..problem import ConvProblem
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An algorithm's estimate for one problem."""
+
+    seconds: float     # estimated run time on this machine
+    bytes: int         # temporaries beyond the inputs and the output
+    detail: str = ""   # what dominates, in words ("3 transforms of 1024x1024")
+
+
+class Algorithm(Protocol):
+    name: str
+    #: True when non-finite inputs give exactly the direct method's result
+    #: (NaN over the kernel footprint).  Otherwise the engine repairs them.
+    exact_nonfinite: bool
+
+    def supports(self, problem: ConvProblem) -> str | None: ...
+
+    def cost(self, problem: ConvProblem) -> Cost: ...
+
+    def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray: ...
+
+
+def zero_extend(problem: ConvProblem, x: np.ndarray) -> np.ndarray:
+    """``x`` with ``problem.pad`` zeros added on its spatial axes."""
+    if not any(lo or hi for lo, hi in problem.pad):
+        return x
+    width = [(0, 0)] * 3 + [tuple(p) for p in problem.pad]
+    return np.pad(x, width)
+
+
+def window_slices(problem: ConvProblem, tap: tuple[int, ...]) -> tuple[slice, ...]:
+    """Slices of the zero-extended input that tap ``tap`` of the kernel meets,
+    one element per output position (stride and dilation applied)."""
+    return tuple(slice(j * d, j * d + (o - 1) * s + 1, s)
+                 for j, d, o, s in zip(tap, problem.dilations, problem.spatial_out, problem.strides))
+
+
+def channel_sum(xs: np.ndarray, wt: np.ndarray) -> np.ndarray:
+    """``sum_c xs[n, g, c, ...] * wt[g, o, c]`` -> ``(N, G, O, ...)``.
+
+    With one channel in and out this is a broadcast product, the common case
+    in the signal API.
+    """
+    if wt.shape[1] == 1 and wt.shape[2] == 1:
+        return xs * wt.reshape((1, wt.shape[0], 1) + (1,) * (xs.ndim - 3))
+    return np.einsum("ngc...,goc->ngo...", xs, wt)
+
+
+def fft_len(n: int, real: bool) -> int:
+    """A fast transform length >= n (scipy.fft.next_fast_len)."""
+    from scipy import fft as sp_fft
+    return sp_fft.next_fast_len(n, real)
+
+
+def fft_seconds(shape: tuple[int, ...], count: int, constants: dict) -> float:
+    """Estimated time of ``count`` real transforms of ``shape``."""
+    size = math.prod(shape)
+    if size <= 1:
+        return 0.0
+    return count * (constants["fft_per_point_log"] * size * math.log2(size)
+                    + constants["fft_overhead"])

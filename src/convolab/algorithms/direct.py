@@ -1,0 +1,88 @@
+"""The direct algorithm: slide the kernel, sum the element-wise products.
+
+This is the definition of (cross-)correlation read literally, as in seed 001's
+four nested loops.  Two implementations, one rule:
+
+* real float32/float64 problems with one channel, stride 1 and dilation 1 run
+  through :func:`scipy.ndimage.correlate`, a compiled sliding window;
+* everything else (integers, complex, channels, stride, dilation) loops over
+  the kernel taps in numpy: for each tap, the input shifted by that tap times
+  the tap's weight is added to the output.  ``k`` passes over the output, each
+  vectorized.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ..problem import ConvProblem
+from ._base import Cost, channel_sum, window_slices, zero_extend
+from .. import _calibration
+
+
+def _uses_ndimage(problem: ConvProblem) -> bool:
+    return (problem.compute_dtype in (np.float32, np.float64)
+            and problem.in_channels == 1 and problem.out_channels == 1
+            and all(s == 1 for s in problem.strides) and all(d == 1 for d in problem.dilations)
+            and problem.ndim > 0)
+
+
+class Direct:
+    name = "direct"
+    exact_nonfinite = True
+
+    def supports(self, problem: ConvProblem) -> str | None:
+        return None
+
+    def cost(self, problem: ConvProblem) -> Cost:
+        c = _calibration.constants()
+        out_points = math.prod(problem.out_shape)
+        if _uses_ndimage(problem):
+            calls = problem.groups if problem.groups > 1 else 1
+            padded_points = problem.batch * problem.groups * math.prod(problem.padded_in)
+            seconds = (padded_points * problem.kernel_taps * c["ndimage_per_mac"]
+                       + calls * c["call_overhead"])
+            return Cost(seconds, bytes=padded_points * problem.itemsize,
+                        detail=f"compiled sliding window, {problem.macs:.3g} multiply-adds")
+        taps = problem.kernel_taps
+        per_tap = out_points * problem.in_channels * c["numpy_per_element"]
+        if problem.in_channels > 1 or problem.out_channels > 1:
+            per_tap *= 2
+        seconds = taps * (per_tap + c["numpy_call_overhead"])
+        return Cost(seconds, bytes=2 * out_points * problem.itemsize * max(1, problem.in_channels),
+                    detail=f"{taps} numpy passes over the output")
+
+    def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        xp = zero_extend(problem, x)
+        if _uses_ndimage(problem):
+            return _run_ndimage(problem, xp, w)
+        out = np.zeros(problem.out_shape, dtype=problem.compute_dtype)
+        for tap in itertools.product(*(range(k) for k in problem.kernel_spatial)):
+            xs = xp[(Ellipsis,) + window_slices(problem, tap)]
+            wt = w[(Ellipsis,) + tap]
+            out += channel_sum(xs, wt)
+        return out
+
+
+def _run_ndimage(problem: ConvProblem, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    # ndimage centres the kernel at k//2; the valid part of its output starts there.
+    start = tuple(k // 2 for k in problem.kernel_spatial)
+    crop = tuple(slice(s, s + o) for s, o in zip(start, problem.spatial_out))
+    if problem.groups == 1:
+        kernel = w.reshape((1, 1, 1) + problem.kernel_spatial)
+        full = ndimage.correlate(xp, kernel, mode="constant", cval=0.0)
+        return full[(Ellipsis,) + crop]
+    out = np.empty(problem.out_shape, dtype=problem.compute_dtype)
+    for g in range(problem.groups):
+        kernel = w[g, 0, 0].reshape((1,) + problem.kernel_spatial)
+        full = ndimage.correlate(xp[:, g, 0], kernel, mode="constant", cval=0.0)
+        out[:, g, 0] = full[(Ellipsis,) + crop]
+    return out
+
+
+algorithm = Direct()

@@ -1,0 +1,169 @@
+"""Run a planned problem: everything around the algorithm's core.
+
+The algorithms compute only a zero-padded cross-correlation in the core
+layout.  This module does the rest, once, for all of them:
+
+1. ``nan_policy='raise'`` checks;
+2. the cast to the compute dtype;
+3. the kernel's reversal (convolution) and conjugation (complex correlation);
+4. boundary extension (:func:`convolab.boundary.extend`), so the algorithm
+   sees only zero padding;
+5. non-finite repair: an FFT smears one NaN over the whole output, so the
+   engine computes the FFT on finite data and then recomputes, exactly, the
+   outputs whose receptive field holds a NaN or an infinity.  The result is
+   the direct method's, whatever the algorithm;
+6. the cast back, with a :class:`~convolab.errors.ConvolabWarning` when an
+   integer result wraps around.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import warnings
+
+import numpy as np
+
+from .algorithms import ALGORITHMS, Algorithm
+from .boundary import extend
+from .errors import ConvolabError, ConvolabWarning
+from .problem import ConvProblem
+
+
+def prepare(problem: ConvProblem, x: np.ndarray, w: np.ndarray
+            ) -> tuple[ConvProblem, np.ndarray, np.ndarray]:
+    """Cast, reverse/conjugate the kernel and extend the input.
+
+    Returns the *core problem* (zero padding only, plain correlation) and the
+    operands an algorithm runs on.
+    """
+    compute = problem.compute_dtype
+    x = np.asarray(x).astype(compute, copy=False)
+    w = np.asarray(w).astype(compute, copy=False)
+    nd = problem.ndim
+    if problem.conj:
+        w = np.conj(w)
+    if problem.flip and nd:
+        w = np.flip(w, axis=tuple(range(3, 3 + nd)))
+    core = dataclasses.replace(problem, flip=False, conj=False)
+    if problem.boundary != "fill" or problem.fillvalue != 0:
+        x = extend(x, problem.pad, problem.boundary, problem.fillvalue)
+        core = dataclasses.replace(core, x_shape=x.shape, pad=((0, 0),) * nd,
+                                   boundary="fill", fillvalue=0)
+    return core, x, w
+
+
+def execute(problem: ConvProblem, x: np.ndarray, w: np.ndarray, algorithm: Algorithm | str
+            ) -> np.ndarray:
+    """Compute ``problem`` on core-layout operands with ``algorithm``.
+
+    Returns the core-layout output in ``problem.out_dtype``.
+    """
+    if isinstance(algorithm, str):
+        algorithm = ALGORITHMS[algorithm]
+    if problem.nan_policy == "raise":
+        for name, a in (("in1", x), ("in2", w)):
+            if a.dtype.kind in "fc" and np.isnan(a).any():
+                raise ConvolabError(f"nan_policy='raise' and {name} contains NaN")
+    core, xc, wc = prepare(problem, x, w)
+    if math.prod(core.out_shape) == 0:
+        out = np.zeros(core.out_shape, dtype=core.compute_dtype)
+    elif core.ndim == 0:
+        out = np.einsum("ngc,goc->ngo", xc, wc)
+    elif algorithm.exact_nonfinite or core.compute_dtype.kind not in "fc":
+        out = algorithm.run(core, xc, wc)
+    else:
+        out = _run_with_nonfinite_repair(core, xc, wc, algorithm)
+    return cast_back(problem, out)
+
+
+def cast_back(problem: ConvProblem, out: np.ndarray) -> np.ndarray:
+    """Cast the accumulated result to the output dtype, warning on wrap-around."""
+    dtype = problem.out_dtype
+    if dtype.kind in "iu" and out.dtype != dtype and out.size:
+        info = np.iinfo(dtype)
+        if problem.value_bound > info.max or -problem.value_bound < info.min:
+            lo, hi = out.min(), out.max()
+            if lo < info.min or hi > info.max or problem.value_bound >= 2.0 ** 63:
+                warnings.warn(
+                    f"{problem.label or 'convolution'}: the exact result spans "
+                    f"[{lo}, {hi}], outside the range of {dtype} [{info.min}, {info.max}]; "
+                    f"it wraps around when cast back to {dtype} (as in scipy and torch). "
+                    f"Convert the inputs to a wider type (e.g. in1.astype(np.int64)) "
+                    f"to keep the exact values",
+                    ConvolabWarning, stacklevel=4)
+    if dtype.kind == "b":
+        return out != 0
+    if dtype.kind in "iu" and out.dtype.kind == "f":
+        out = np.rint(out)
+    if dtype.kind != "c" and out.dtype.kind == "c":
+        out = out.real
+    return out.astype(dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------
+# non-finite inputs
+
+
+def _run_with_nonfinite_repair(core: ConvProblem, x: np.ndarray, w: np.ndarray,
+                               algorithm: Algorithm) -> np.ndarray:
+    bad_w = ~np.isfinite(w)
+    if bad_w.any():
+        # a non-finite kernel tap reaches every output: the direct method is exact
+        return ALGORITHMS["direct"].run(core, x, w)
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return algorithm.run(core, x, w)
+    affected = _affected_outputs(core, bad)          # (N, G, *O) bool
+    if affected.mean() > 0.25:
+        return ALGORITHMS["direct"].run(core, x, w)
+    out = algorithm.run(core, np.where(bad, 0, x), w)
+    _recompute(core, x, w, affected, out)
+    return out
+
+
+def _affected_outputs(core: ConvProblem, bad: np.ndarray) -> np.ndarray:
+    """Which outputs have a non-finite value anywhere in their receptive field
+    (any channel): separable, one axis at a time, with running sums."""
+    counts = bad.any(axis=2).astype(np.int64)            # (N, G, *S)
+    width = [(0, 0)] * 2 + list(core.pad)
+    counts = np.pad(counts, width)
+    for axis in range(core.ndim):
+        ax = 2 + axis
+        k, d, s, o = (core.kernel_spatial[axis], core.dilations[axis],
+                      core.strides[axis], core.spatial_out[axis])
+        moved = np.moveaxis(counts, ax, -1)
+        if d == 1:
+            cs = np.concatenate([np.zeros(moved.shape[:-1] + (1,), np.int64),
+                                 np.cumsum(moved, axis=-1)], axis=-1)
+            starts = np.arange(o) * s
+            summed = cs[..., starts + k] - cs[..., starts]
+        else:
+            summed = np.zeros(moved.shape[:-1] + (o,), np.int64)
+            for j in range(k):
+                summed += moved[..., j * d: j * d + (o - 1) * s + 1: s]
+        counts = np.moveaxis(summed, -1, ax)
+    return counts > 0
+
+
+def _recompute(core: ConvProblem, x: np.ndarray, w: np.ndarray, affected: np.ndarray,
+               out: np.ndarray) -> None:
+    """Overwrite ``out`` at ``affected`` positions with the direct sum (in place)."""
+    index = np.nonzero(affected)                         # (n, g, *i) index arrays
+    n_idx, g_idx, pos = index[0], index[1], index[2:]
+    xp = np.pad(x, [(0, 0)] * 3 + list(core.pad)) if any(lo or hi for lo, hi in core.pad) else x
+    acc = np.zeros((len(n_idx), core.out_channels), dtype=out.dtype)
+    for tap in itertools.product(*(range(k) for k in core.kernel_spatial)):
+        coords = tuple(p * s + j * d for p, s, j, d in zip(pos, core.strides, tap, core.dilations))
+        vals = _gather(xp, n_idx, g_idx, coords)                          # (A, C)
+        wt = w[(g_idx, slice(None), slice(None)) + tap]                   # (A, O, C)
+        acc += np.einsum("ac,aoc->ao", vals, wt)
+    out[(n_idx, g_idx, slice(None)) + pos] = acc
+
+
+def _gather(xp: np.ndarray, n_idx: np.ndarray, g_idx: np.ndarray, coords: tuple) -> np.ndarray:
+    """``xp[n, g, :, *coords]`` for each affected output: shape (A, C)."""
+    moved = np.moveaxis(xp, 2, -1)                      # (N, G, *P, C)
+    return moved[(n_idx, g_idx) + coords]
+

@@ -1,0 +1,232 @@
+"""The planner: which algorithm runs a problem, and why.
+
+``plan(problem)`` returns a :class:`Plan` listing every candidate with its
+estimated time and memory, every rejected candidate with the reason, and the
+choice.  ``print(plan)`` is the explanation.
+
+How ``method='auto'`` decides, as a table of rules applied in order:
+
+====  ======================================================  =====================
+rule  when                                                     effect
+====  ======================================================  =====================
+1     an algorithm's ``supports`` gives a reason               rejected, reason shown
+2     extended precision (longdouble) inputs                   FFT methods rejected
+                                                                (direct keeps the
+                                                                precision; scipy does
+                                                                the same)
+3     temporaries + output exceed the memory available         rejected, size shown
+4     otherwise                                                 least estimated time
+====  ======================================================  =====================
+
+The time estimates are operation counts multiplied by constants measured on
+a 2-core x86-64 machine (:mod:`convolab._calibration`).  ``measure=True``
+replaces estimates by timings of the real inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .algorithms import ALGORITHMS, FAMILY, get_algorithm
+from .errors import ConvolabError, format_bytes
+from .problem import ConvProblem
+
+#: algorithms the planner considers for ``method='auto'`` (the reference is
+#: an oracle for tests, never chosen automatically)
+AUTO_CANDIDATES: tuple[str, ...] = ("direct", "im2col", "fft", "oa")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One algorithm's estimate for a problem."""
+
+    name: str
+    seconds: float
+    bytes: int
+    detail: str = ""
+    measured: float | None = None     # seconds, when the plan was measured
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's decision for one problem, printable as an explanation."""
+
+    problem: ConvProblem
+    method: str                                        # the chosen algorithm
+    candidates: tuple[Candidate, ...]                  # viable, fastest first
+    rejected: tuple[tuple[str, str], ...]              # (name, reason)
+    forced: bool = False                               # chosen by the user
+    measured: bool = False
+    runner: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def family(self) -> str:
+        """scipy.signal's name for the chosen method: 'direct' or 'fft'."""
+        return FAMILY[self.method]
+
+    @property
+    def estimated_seconds(self) -> float:
+        return next(c.seconds for c in self.candidates if c.name == self.method)
+
+    @property
+    def temporary_bytes(self) -> int:
+        return next(c.bytes for c in self.candidates if c.name == self.method)
+
+    def __call__(self, in1: Any, in2: Any) -> np.ndarray:
+        """Run this plan on new inputs of the same shapes and dtypes."""
+        if self.runner is None:
+            raise ConvolabError("this plan is not bound to an entry point; "
+                                "use convolab.plan(in1, in2, ...) to get a runnable plan")
+        return self.runner(in1, in2, self)
+
+    def __str__(self) -> str:
+        lines = []
+        title = self.problem.label or "convolution"
+        lines.append(f"convolab plan for {title}")
+        lines.append(f"  problem: {self.problem.describe()}")
+        lines.append(f"  multiply-adds if computed directly: {self.problem.macs:.4g}")
+        head = "measured" if self.measured else "est. time"
+        lines.append(f"    {'method':<10} {head:>10} {'memory':>10}  how")
+        for c in self.candidates:
+            mark = "*" if c.name == self.method else " "
+            t = c.measured if self.measured and c.measured is not None else c.seconds
+            lines.append(f"  {mark} {c.name:<10} {_seconds(t):>10} {format_bytes(c.bytes):>10}  {c.detail}")
+        if self.rejected:
+            lines.append("  rejected:")
+            for name, reason in self.rejected:
+                lines.append(f"    {name:<10} {reason}")
+        how = "forced by method=" if self.forced else ("fastest measured" if self.measured else "least estimated time")
+        lines.append(f"  choice: {self.method} ({how})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Plan(method={self.method!r}, problem={self.problem.describe()!r})"
+
+
+def _seconds(t: float) -> str:
+    if t >= 1:
+        return f"{t:.2f} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.2f} ms"
+    return f"{t * 1e6:.0f} us"
+
+
+# ---------------------------------------------------------------------------
+# memory
+
+
+def available_memory() -> int:
+    """Bytes the planner lets one computation use.
+
+    ``CONVOLAB_MEMORY_LIMIT`` (bytes, or with a suffix: ``512MiB``, ``4GB``)
+    overrides the memory the operating system reports as available.
+    """
+    limit = os.environ.get("CONVOLAB_MEMORY_LIMIT")
+    if limit:
+        return parse_bytes(limit)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def parse_bytes(text: str) -> int:
+    """``'512MiB'`` -> 536870912."""
+    units = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
+             "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+    t = text.strip().lower().replace(" ", "")
+    number = t.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = t[len(number):]
+    if unit not in units or not number:
+        raise ConvolabError(f"CONVOLAB_MEMORY_LIMIT={text!r} is not a size such as '512MiB' or '4GB'")
+    return int(float(number) * units[unit])
+
+
+def _footprint(problem: ConvProblem, temporaries: int) -> int:
+    """Bytes a run needs beyond its inputs: temporaries, extended input, output."""
+    out = math.prod(problem.out_shape) * max(problem.itemsize, problem.out_dtype.itemsize)
+    extended = math.prod(problem.x_shape[:3]) * math.prod(problem.padded_in) * problem.itemsize
+    return temporaries + out + extended
+
+
+# ---------------------------------------------------------------------------
+# planning
+
+
+def plan(problem: ConvProblem, method: str = "auto") -> Plan:
+    """Plan ``problem``: choose an algorithm (or check the forced one).
+
+    Raises :class:`~convolab.errors.ConvolabError` when the forced method
+    cannot run the problem (with its reason) or when no algorithm fits in
+    memory (with the size needed).
+    """
+    if method != "auto":
+        get_algorithm(method)      # unknown names raise with the list of methods
+    return _plan_cached(problem, method)
+
+
+@functools.lru_cache(maxsize=512)
+def _plan_cached(problem: ConvProblem, method: str) -> Plan:
+    available = available_memory()
+    names = AUTO_CANDIDATES if method == "auto" else (method,)
+    viable, rejected = [], []
+    for name in names:
+        algorithm = ALGORITHMS[name]
+        reason = algorithm.supports(problem)
+        if reason is None and method == "auto" and name in ("fft", "oa") \
+                and problem.compute_dtype.kind in "fc" and problem.compute_dtype.itemsize > 8 \
+                and problem.compute_dtype not in (np.complex128,):
+            reason = f"{name}: extended precision ({problem.compute_dtype}) stays on direct methods"
+        if reason is None:
+            cost = algorithm.cost(problem)
+            need = _footprint(problem, cost.bytes)
+            if need > available:
+                reason = (f"{name}: needs about {format_bytes(need)} of memory "
+                          f"but {format_bytes(available)} is available")
+            else:
+                viable.append(Candidate(name, cost.seconds, cost.bytes, cost.detail))
+                continue
+        rejected.append((name, reason))
+    if not viable:
+        what = problem.label or "this convolution"
+        reasons = "; ".join(r for _, r in rejected)
+        if method != "auto":
+            raise ConvolabError(f"method={method!r} cannot run {what}: {reasons}")
+        raise ConvolabError(f"no algorithm can run {what} ({problem.describe()}): {reasons}. "
+                            "Split the input into chunks, or use a smaller dtype")
+    viable.sort(key=lambda c: c.seconds)
+    return Plan(problem=problem, method=viable[0].name, candidates=tuple(viable),
+                rejected=tuple(rejected), forced=method != "auto")
+
+
+def measure(plan_: Plan, run: Callable[[str], Any], repeats: int = 3) -> Plan:
+    """Time every viable candidate with ``run(name)`` and choose the fastest.
+
+    Each candidate is timed ``repeats`` times (after one warm-up call when it
+    is fast); the best time counts, as in :mod:`timeit`.
+    """
+    timed = []
+    for c in plan_.candidates:
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(c.name)
+            best = min(best, time.perf_counter() - start)
+        timed.append(Candidate(c.name, c.seconds, c.bytes, c.detail, measured=best))
+    timed.sort(key=lambda c: c.measured)
+    return Plan(problem=plan_.problem, method=timed[0].name, candidates=tuple(timed),
+                rejected=plan_.rejected, forced=plan_.forced, measured=True, runner=plan_.runner)

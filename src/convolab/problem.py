@@ -1,0 +1,414 @@
+"""``ConvProblem``: one frozen, hashable description of a convolution.
+
+Every public entry point turns its arguments into a ``ConvProblem`` (all
+argument checking happens here, once), hands it to the planner, and runs the
+chosen algorithm.  The problem is stated in one *core layout* that every
+algorithm understands::
+
+    x   (N, G, Cin,  *S)      N: batch, G: groups, Cin: input channels per group
+    w   (G, Cout, Cin, *K)    one kernel per (group, output channel, input channel)
+    out (N, G, Cout, *O)
+
+    out[n, g, o, i] = sum_c sum_j  xpad[n, g, c, i*stride + j*dilation] * w[g, o, c, j]
+
+that is, a *cross-correlation* of the extended input ``xpad`` with the kernel,
+summed over input channels (the "dot product along the depth" of a CNN).  A
+convolution is the same computation with the kernel reversed (``flip=True``);
+the engine reverses it, so algorithms only ever correlate.  ``xpad`` is ``x``
+extended by ``pad[i] = (lo, hi)`` samples on spatial axis ``i`` with the
+``boundary`` rule.
+
+scipy.signal's ``mode`` (``full``/``same``/``valid``) and torch's ``padding``
+are both just rules for ``pad``: data, not code.  A signal-family problem has
+``Cin = Cout = 1``; its non-convolved axes are batch axes (``N`` when the
+kernel is shared, ``G`` when each slice has its own kernel).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .boundary import normalize_boundary
+from .errors import ConvolabError, not_one_of
+from .typing import MODES, NAN_POLICIES
+
+# ---------------------------------------------------------------------------
+# dtype rules
+
+_INT_KINDS = "biu"
+
+
+def compute_dtype_for(out_dtype: np.dtype) -> np.dtype:
+    """The dtype the algorithms accumulate in for a given output dtype.
+
+    Integers and bools accumulate in 64 bits (modular arithmetic, so the
+    cast back gives the same bits as scipy's narrow accumulation, and the
+    engine can tell when that cast wraps); float16 computes in float32.
+    """
+    if out_dtype.kind in "bi":
+        return np.dtype(np.int64)
+    if out_dtype.kind == "u":
+        return np.dtype(np.uint64) if out_dtype == np.uint64 else np.dtype(np.int64)
+    if out_dtype == np.float16:
+        return np.dtype(np.float32)
+    return out_dtype
+
+
+def check_array_dtype(a: np.ndarray, name: str) -> None:
+    """Refuse dtypes that have no arithmetic (object, strings, datetimes...)."""
+    if a.dtype.kind not in "biufc":
+        raise TypeError(
+            f"{name} has dtype {a.dtype!r}, which convolab cannot convolve; "
+            f"allowed: bool, integer, float16/32/64/longdouble and complex arrays")
+
+
+# ---------------------------------------------------------------------------
+# small argument normalizers
+
+def as_int(value: Any, name: str, minimum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` or raise naming the argument."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}={value!r} must be an integer, not a bool")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}={value!r} must be an integer") from None
+    if minimum is not None and result < minimum:
+        raise ConvolabError(f"{name}={value!r} must be >= {minimum}")
+    return result
+
+
+def normalize_axes(axes: Any, ndim: int) -> tuple[int, ...]:
+    """Normalize ``axes`` (None, int or sequence) to sorted, unique, non-negative axes.
+
+    Error messages are scipy.fft's, so code that matches on them keeps working.
+    """
+    if axes is None:
+        return tuple(range(ndim))
+    arr = np.asarray(axes)
+    if arr.ndim > 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise ConvolabError(f"axes must be a scalar or iterable of integers (got axes={axes!r})")
+    seq = [int(a) for a in arr.ravel()]
+    if not seq:
+        raise ConvolabError("when provided, axes cannot be empty")
+    for a in seq:
+        if not -ndim <= a < ndim:
+            raise ConvolabError(f"axes exceeds dimensionality of input (axes={axes!r}, "
+                                f"arrays have {ndim} dimensions: allowed {-ndim}..{ndim - 1})")
+    out = [a % ndim for a in seq]
+    if len(set(out)) != len(out):
+        raise ConvolabError(f"all axes must be unique (got axes={axes!r})")
+    return tuple(sorted(out))
+
+
+def check_mode(mode: Any) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ConvolabError("acceptable mode flags are 'valid', 'same', or 'full'"
+                            f" (got mode={mode!r})")
+    return mode
+
+
+def check_nan_policy(nan_policy: Any) -> str:
+    if nan_policy not in NAN_POLICIES:
+        raise not_one_of("nan_policy", nan_policy, NAN_POLICIES)
+    return nan_policy
+
+
+# ---------------------------------------------------------------------------
+# layouts: how user arrays map to and from the core layout
+
+
+@dataclass(frozen=True)
+class SignalLayout:
+    """How a scipy.signal-style pair of N-D arrays maps onto the core layout.
+
+    The convolved ``axes`` move to the end; the other axes broadcast (numpy
+    rules) and become batch axes.  When the kernel has size 1 on every batch
+    axis it is shared by the whole batch (core ``N``); otherwise each batch
+    slice has its own kernel (core ``G``, a depthwise problem).
+    """
+
+    ndim: int
+    axes: tuple[int, ...]          # convolved axes of the user's arrays
+    batch_shape: tuple[int, ...]   # broadcast shape of the other axes
+    shared_kernel: bool            # kernel identical for every batch slice
+
+    @property
+    def permutation(self) -> tuple[int, ...]:
+        batch = tuple(a for a in range(self.ndim) if a not in self.axes)
+        return batch + self.axes
+
+    def to_core(self, in1: np.ndarray, in2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        perm = self.permutation
+        x = np.transpose(in1, perm)
+        w = np.transpose(in2, perm)
+        nb = len(self.batch_shape)
+        spatial_x, spatial_w = x.shape[nb:], w.shape[nb:]
+        if self.shared_kernel:
+            x = np.broadcast_to(x, self.batch_shape + spatial_x)
+            x = x.reshape((-1, 1, 1) + spatial_x)
+            w = w.reshape((1, 1, 1) + spatial_w)
+        else:
+            x = np.broadcast_to(x, self.batch_shape + spatial_x)
+            w = np.broadcast_to(w, self.batch_shape + spatial_w)
+            x = x.reshape((1, -1, 1) + spatial_x)
+            w = w.reshape((-1, 1, 1) + spatial_w)
+        return x, w
+
+    def from_core(self, out: np.ndarray) -> np.ndarray:
+        spatial = out.shape[3:]
+        out = out.reshape(self.batch_shape + spatial)
+        inverse = np.argsort(self.permutation)
+        return np.transpose(out, inverse)
+
+
+# ---------------------------------------------------------------------------
+# the problem
+
+
+@dataclass(frozen=True)
+class ConvProblem:
+    """A convolution problem in the core layout (see the module docstring).
+
+    Instances are immutable and hashable, so plans can be cached on them.
+    """
+
+    x_shape: tuple[int, ...]            # (N, G, Cin, *S) before extension
+    w_shape: tuple[int, ...]            # (G, Cout, Cin, *K)
+    out_dtype: np.dtype                 # dtype returned to the user
+    compute_dtype: np.dtype             # dtype the algorithms accumulate in
+    pad: tuple[tuple[int, int], ...]    # (lo, hi) extension per spatial axis
+    boundary: str = "fill"              # canonical boundary name
+    fillvalue: complex = 0              # value for boundary='fill'
+    stride: tuple[int, ...] = ()        # per spatial axis (empty: all 1)
+    dilation: tuple[int, ...] = ()      # per spatial axis (empty: all 1)
+    flip: bool = True                   # True: convolution, False: correlation
+    conj: bool = False                  # conjugate the kernel (signal correlate)
+    nan_policy: str = "propagate"
+    value_bound: float = 0.0            # integers: bound on |output| (FFT exactness)
+    layout: Any = field(default=None, compare=True)   # user <-> core mapping
+    label: str = field(default="", compare=False)      # for messages: "convolve(mode='same')"
+
+    # -- derived sizes -------------------------------------------------------
+
+    @property
+    def ndim(self) -> int:
+        """Number of convolved (spatial) axes."""
+        return len(self.x_shape) - 3
+
+    @property
+    def spatial_in(self) -> tuple[int, ...]:
+        return self.x_shape[3:]
+
+    @property
+    def kernel_spatial(self) -> tuple[int, ...]:
+        return self.w_shape[3:]
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self.stride or (1,) * self.ndim
+
+    @property
+    def dilations(self) -> tuple[int, ...]:
+        return self.dilation or (1,) * self.ndim
+
+    @property
+    def dilated_kernel(self) -> tuple[int, ...]:
+        return tuple((k - 1) * d + 1 if k else 0 for k, d in zip(self.kernel_spatial, self.dilations))
+
+    @property
+    def padded_in(self) -> tuple[int, ...]:
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.spatial_in, self.pad))
+
+    @property
+    def spatial_out(self) -> tuple[int, ...]:
+        return tuple(max(0, (p - kd) // s + 1) if p >= kd else 0
+                     for p, kd, s in zip(self.padded_in, self.dilated_kernel, self.strides))
+
+    @property
+    def batch(self) -> int:
+        return self.x_shape[0]
+
+    @property
+    def groups(self) -> int:
+        return self.x_shape[1]
+
+    @property
+    def in_channels(self) -> int:
+        return self.x_shape[2]
+
+    @property
+    def out_channels(self) -> int:
+        return self.w_shape[1]
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """Core output shape ``(N, G, Cout, *O)``."""
+        return (self.batch, self.groups, self.out_channels) + self.spatial_out
+
+    @property
+    def is_integer(self) -> bool:
+        return self.out_dtype.kind in _INT_KINDS
+
+    @property
+    def is_complex(self) -> bool:
+        return self.compute_dtype.kind == "c"
+
+    @property
+    def kernel_taps(self) -> int:
+        return math.prod(self.kernel_spatial)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of a direct evaluation."""
+        return math.prod(self.out_shape) * self.in_channels * self.kernel_taps
+
+    @property
+    def itemsize(self) -> int:
+        return self.compute_dtype.itemsize
+
+    def describe(self) -> str:
+        """One line: shapes, operation, extension."""
+        op = "convolution" if self.flip else "correlation"
+        parts = [f"{op} of x{_shape(self.x_shape)} with w{_shape(self.w_shape)} -> "
+                 f"out{_shape(self.out_shape)}", f"{self.out_dtype}"]
+        if any(lo or hi for lo, hi in self.pad):
+            ext = f"pad={list(self.pad)} boundary={self.boundary!r}"
+            if self.boundary == "fill" and self.fillvalue != 0:
+                ext += f" fillvalue={self.fillvalue!r}"
+            parts.append(ext)
+        if any(s != 1 for s in self.strides):
+            parts.append(f"stride={self.strides}")
+        if any(d != 1 for d in self.dilations):
+            parts.append(f"dilation={self.dilations}")
+        return ", ".join(parts)
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+# ---------------------------------------------------------------------------
+# constructor for the scipy.signal family
+
+#: how 'same' centres an even kernel: 'scipy' takes the centred part of the
+#: full output (start (k-1)//2, as signal.convolve/correlate/convolve2d do);
+#: 'correlate2d' starts one sample earlier for even kernels (scipy #1968).
+SAME_RULES = ("scipy", "correlate2d")
+
+
+def signal_pads(mode: str, n: int, k: int, same_rule: str = "scipy") -> tuple[int, int]:
+    """Per-axis ``(lo, hi)`` extension that produces scipy's ``mode`` output.
+
+    ``n`` is in1's length, ``k`` in2's length on the axis.  The core computes a
+    correlation of the extended in1 with (possibly reversed) in2.
+    """
+    if mode == "full":
+        return (k - 1, k - 1)
+    if mode == "same":
+        start = (k - 1) // 2 if same_rule == "scipy" else k // 2
+        return (k - 1 - start, start)
+    # valid: when in2 is the longer input the roles swap (scipy does the same);
+    # zero extension of in1 by k - n on each side gives exactly that result.
+    return (0, 0) if n >= k else (k - n, k - n)
+
+
+def from_signal(in1: np.ndarray, in2: np.ndarray, *, mode: str, flip: bool,
+                out_dtype: np.dtype, axes: Any = None, boundary: str = "fill",
+                fillvalue: Any = 0, nan_policy: str = "propagate",
+                same_rule: str = "scipy", broadcast_length_one: bool = False,
+                label: str = "") -> ConvProblem:
+    """Describe a scipy.signal-style call as a :class:`ConvProblem`.
+
+    ``in1`` and ``in2`` must already be arrays with the same ``ndim >= 1`` and
+    nonzero size.  ``broadcast_length_one`` applies fftconvolve's rule that an
+    axis where either input has length 1 is broadcast rather than convolved
+    (mathematically the same in ``full`` mode).
+    """
+    mode = check_mode(mode)
+    nan_policy = check_nan_policy(nan_policy)
+    boundary = normalize_boundary(boundary)
+    check_array_dtype(in1, "in1")
+    check_array_dtype(in2, "in2")
+    ndim = in1.ndim
+    conv_axes = normalize_axes(axes, ndim)
+    s1, s2 = in1.shape, in2.shape
+    batch_axes = [a for a in range(ndim) if a not in conv_axes]
+    for a in batch_axes:
+        if not (s1[a] == s2[a] or s1[a] == 1 or s2[a] == 1):
+            raise ConvolabError(f"incompatible shapes for in1 and in2: {s1} and {s2}"
+                                f" (axis {a} is not convolved, so it must broadcast)")
+    if broadcast_length_one:
+        # fftconvolve's rule: an axis where either input has length 1 is
+        # broadcast, not convolved.  The results agree except in 'valid' mode,
+        # where it decides which axes must satisfy the size rule.  In 'same'
+        # mode an in1 of length 1 stays convolved (the output keeps length 1).
+        moved = [a for a in conv_axes if s2[a] == 1 or (s1[a] == 1 and mode != "same")]
+        conv_axes = tuple(a for a in conv_axes if a not in moved)
+        batch_axes = sorted(batch_axes + moved)
+    if mode == "valid":
+        ok1 = all(s1[a] >= s2[a] for a in conv_axes)
+        ok2 = all(s2[a] >= s1[a] for a in conv_axes)
+        if not (ok1 or ok2):
+            raise ConvolabError("For 'valid' mode, one must be at least "
+                                "as large as the other in every dimension"
+                                f" (in1 {s1}, in2 {s2}, axes {conv_axes})")
+    batch_shape = tuple(max(s1[a], s2[a]) for a in batch_axes)
+    shared = all(s2[a] == 1 for a in batch_axes)
+    layout = SignalLayout(ndim=ndim, axes=tuple(conv_axes), batch_shape=batch_shape,
+                          shared_kernel=shared)
+    pads = []
+    for a in conv_axes:
+        lo, hi = signal_pads(mode, s1[a], s2[a], same_rule)
+        pads.append((lo, hi))
+    swapped = mode == "valid" and any(s1[a] < s2[a] for a in conv_axes)
+    if swapped:
+        boundary, fillvalue = "fill", 0   # the swap's extension is the zero padding of 'valid'
+    spatial_x = tuple(s1[a] for a in conv_axes)
+    spatial_w = tuple(s2[a] for a in conv_axes)
+    nbatch = math.prod(batch_shape)
+    if shared:
+        x_shape = (nbatch, 1, 1) + spatial_x
+        w_shape = (1, 1, 1) + spatial_w
+    else:
+        x_shape = (1, nbatch, 1) + spatial_x
+        w_shape = (nbatch, 1, 1) + spatial_w
+    compute = compute_dtype_for(out_dtype)
+    fill = _checked_fill(fillvalue, compute)
+    bound = _value_bound(in1, in2, math.prod(spatial_w)) if out_dtype.kind in _INT_KINDS else 0.0
+    conj = (not flip) and compute.kind == "c"
+    return ConvProblem(x_shape=x_shape, w_shape=w_shape, out_dtype=out_dtype,
+                       compute_dtype=compute, pad=tuple(pads), boundary=boundary,
+                       fillvalue=fill, flip=flip, conj=conj, nan_policy=nan_policy,
+                       value_bound=bound, layout=layout, label=label)
+
+
+def _checked_fill(fillvalue: Any, compute: np.dtype) -> Any:
+    """The fill value as a hashable scalar of the compute dtype's kind."""
+    arr = np.asarray(fillvalue)
+    if arr.size != 1:
+        raise ConvolabError("`fillvalue` must be scalar or an array with one element "
+                            f"(got fillvalue={fillvalue!r})")
+    value = arr.reshape(()).item()
+    if compute.kind != "c" and isinstance(value, complex):
+        if value.imag != 0:
+            raise ConvolabError("could not cast `fillvalue` directly to the output type "
+                                f"{compute} (got fillvalue={fillvalue!r}, a complex value for real inputs)")
+        value = value.real
+    if not isinstance(value, (int, float, complex, bool)):
+        raise TypeError(f"fillvalue={fillvalue!r} must be a number")
+    return value
+
+
+def _value_bound(in1: np.ndarray, in2: np.ndarray, taps: int) -> float:
+    """Upper bound on ``|sum x*w|`` for integer inputs (decides if FFT is exact)."""
+    def maxabs(a: np.ndarray) -> float:
+        if a.size == 0:
+            return 0.0
+        return float(max(abs(int(a.max())), abs(int(a.min()))))
+    return maxabs(in1) * maxabs(in2) * taps
