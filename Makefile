@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory scipy-parity
 
 scipy-parity: $(STAMP)
-	$(PY) -m convolab.testing.scipy_parity
+	$(PY) tests/scipy_parity/run.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis

@@ -27,7 +27,7 @@ import numpy as np
 
 from .algorithms import ALGORITHMS, Algorithm
 from .boundary import extend
-from .errors import ConvolabError, ConvolabWarning
+from .errors import ConvolabError, ConvolabWarning, user_stacklevel
 from .problem import ConvProblem
 
 
@@ -92,7 +92,7 @@ def cast_back(problem: ConvProblem, out: np.ndarray) -> np.ndarray:
                     f"it wraps around when cast back to {dtype} (as in scipy and torch). "
                     f"Convert the inputs to a wider type (e.g. in1.astype(np.int64)) "
                     f"to keep the exact values",
-                    ConvolabWarning, stacklevel=4)
+                    ConvolabWarning, stacklevel=user_stacklevel())
     if dtype.kind == "b":
         return out != 0
     if dtype.kind in "iu" and out.dtype.kind == "f":

@@ -10,12 +10,13 @@ How ``method='auto'`` decides, as a table of rules applied in order:
 rule  when                                                     effect
 ====  ======================================================  =====================
 1     an algorithm's ``supports`` gives a reason               rejected, reason shown
-2     extended precision (longdouble) inputs                   FFT methods rejected
+2     boolean inputs                                           FFT methods skipped
+3     extended precision (longdouble) inputs                   FFT methods skipped
                                                                 (direct keeps the
                                                                 precision; scipy does
                                                                 the same)
-3     temporaries + output exceed the memory available         rejected, size shown
-4     otherwise                                                 least estimated time
+4     temporaries + output exceed the memory available         rejected, size shown
+5     otherwise                                                 least estimated time
 ====  ======================================================  =====================
 
 The time estimates are operation counts multiplied by constants measured on
@@ -187,10 +188,8 @@ def _plan_cached(problem: ConvProblem, method: str) -> Plan:
     for name in names:
         algorithm = ALGORITHMS[name]
         reason = algorithm.supports(problem)
-        if reason is None and method == "auto" and name in ("fft", "oa") \
-                and problem.compute_dtype.kind in "fc" and problem.compute_dtype.itemsize > 8 \
-                and problem.compute_dtype not in (np.complex128,):
-            reason = f"{name}: extended precision ({problem.compute_dtype}) stays on direct methods"
+        if reason is None and method == "auto":
+            reason = _auto_rule(problem, name)
         if reason is None:
             cost = algorithm.cost(problem)
             need = _footprint(problem, cost.bytes)
@@ -211,6 +210,18 @@ def _plan_cached(problem: ConvProblem, method: str) -> Plan:
     viable.sort(key=lambda c: c.seconds)
     return Plan(problem=problem, method=viable[0].name, candidates=tuple(viable),
                 rejected=tuple(rejected), forced=method != "auto")
+
+
+def _auto_rule(problem: ConvProblem, name: str) -> str | None:
+    """Rules 2 and 3 of the table: candidates ``auto`` skips although they could run."""
+    if name not in ("fft", "oa"):
+        return None
+    if problem.out_dtype.kind == "b":
+        return f"{name}: boolean inputs stay on direct methods (a sum of products of bools)"
+    dtype = problem.compute_dtype
+    if dtype.kind in "fc" and dtype.itemsize > (16 if dtype.kind == "c" else 8):
+        return f"{name}: extended precision ({dtype}) stays on direct methods, which keep it"
+    return None
 
 
 def measure(plan_: Plan, run: Callable[[str], Any], repeats: int = 3) -> Plan:

@@ -122,6 +122,11 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
     problem = _describe(name, in1, in2, mode, flip=flip, out_dtype=out_dtype, axes=axes,
                         boundary=boundary, fillvalue=fillvalue, nan_policy=nan_policy,
                         broadcast_length_one=fft_family)
+    if fft_family and problem.ndim == 0:
+        # every axis broadcasts: scipy multiplies without a transform and keeps the dtype
+        problem = _describe(name, in1, in2, mode, flip=flip, out_dtype=np.result_type(in1, in2),
+                            axes=axes, boundary=boundary, fillvalue=fillvalue,
+                            nan_policy=nan_policy, broadcast_length_one=True)
     return _run(problem, in1, in2, method)
 
 

@@ -84,7 +84,5 @@ def fft_len(n: int, real: bool) -> int:
 def fft_seconds(shape: tuple[int, ...], count: int, constants: dict) -> float:
     """Estimated time of ``count`` real transforms of ``shape``."""
     size = math.prod(shape)
-    if size <= 1:
-        return 0.0
-    return count * (constants["fft_per_point_log"] * size * math.log2(size)
+    return count * (constants["fft_per_point_log"] * size * math.log2(max(size, 2))
                     + constants["fft_overhead"])

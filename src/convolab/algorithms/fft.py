@@ -101,9 +101,6 @@ class FFT:
     exact_nonfinite = False   # one NaN spreads over the whole transform; the engine repairs
 
     def supports(self, problem: ConvProblem) -> str | None:
-        if problem.is_integer and problem.value_bound >= 2.0 ** 52:
-            return ("fft: integer sums may reach "
-                    f"{problem.value_bound:.3g} >= 2**52, beyond what float64 transforms keep exact")
         return None
 
     def cost(self, problem: ConvProblem) -> Cost:
@@ -120,15 +117,20 @@ class FFT:
         seconds += n * g * co * ci * half * c["spectrum_per_element"]
         spectra = (n * g * ci + g * co * ci + n * g * co) * half * 2 * problem.itemsize
         detail = f"{transforms} transforms of {'x'.join(map(str, shape)) or 'scalar'}"
+        limbs = integer_limbs(problem)[1]
+        if limbs > 1:
+            seconds *= limbs * limbs
+            detail += f", x{limbs * limbs} for exact {limbs}-limb integers"
         return Cost(seconds, bytes=int(spectra), detail=detail)
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if problem.compute_dtype.kind in "iu":
+            return exact_integer_run(problem, x, w, self._run_float)
+        return self._run_float(problem, x, w)
+
+    def _run_float(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         from scipy import fft as sp_fft
 
-        integer = problem.compute_dtype.kind in "iu"
-        if integer:
-            x = x.astype(np.float64)
-            w = w.astype(np.float64)
         real = not (np.iscomplexobj(x) or np.iscomplexobj(w))
         nd = problem.ndim
         axes = tuple(range(3, 3 + nd))
@@ -139,10 +141,59 @@ class FFT:
         xf = forward(x, shape, axes=axes)
         wf = forward(wr, shape, axes=axes)
         full = inverse(spectrum_product(xf, wf), shape, axes=axes)
-        out = crop_full(problem, full)
-        if integer:
-            out = np.rint(out).astype(problem.compute_dtype)
-        return out
+        return crop_full(problem, full)
+
+
+# ---------------------------------------------------------------------------
+# integers: exact through float64 transforms
+
+#: float64 represents every integer below 2**53; one bit of margin for rounding
+EXACT_BITS = 52
+
+
+def integer_limbs(problem: ConvProblem) -> tuple[int, int]:
+    """(bits per limb, number of limbs) that keep integer FFT sums exact.
+
+    Sums bounded by ``2**52`` are exact in one float64 transform.  Larger
+    integers are split into limbs of ``b`` bits, ``x = sum_i x_i 2**(b i)``,
+    with ``b`` small enough that every limb-by-limb correlation stays below
+    ``2**52``; the partial results are recombined in wrapping 64-bit integer
+    arithmetic, which gives the direct method's bits exactly.
+    """
+    if problem.compute_dtype.kind not in "iu" or problem.value_bound < 2.0 ** EXACT_BITS:
+        return 64, 1
+    terms = max(1, problem.kernel_taps * problem.in_channels)
+    bits = max(1, int((EXACT_BITS - 1 - math.log2(terms)) // 2))
+    return bits, -(-64 // bits)
+
+
+def _split(a: np.ndarray, bits: int, count: int) -> list[np.ndarray]:
+    mask = np.array((1 << bits) - 1, dtype=a.dtype)
+    parts = []
+    for i in range(count):
+        shifted = a >> np.array(bits * i, dtype=a.dtype)
+        parts.append(shifted if i == count - 1 else shifted & mask)
+    return parts
+
+
+def exact_integer_run(problem: ConvProblem, x: np.ndarray, w: np.ndarray, float_run) -> np.ndarray:
+    """Integer correlation through a floating-point ``float_run``, exactly."""
+    bits, count = integer_limbs(problem)
+    if count == 1:
+        out = float_run(problem, x.astype(np.float64), w.astype(np.float64))
+        return np.rint(out).astype(problem.compute_dtype)
+    xs, ws = _split(x, bits, count), _split(w, bits, count)
+    acc = np.zeros(problem.out_shape, dtype=np.uint64)
+    for i, xi in enumerate(xs):
+        if not xi.any():
+            continue
+        for j, wj in enumerate(ws):
+            shift = bits * (i + j)
+            if shift >= 64 or not wj.any():
+                continue
+            part = np.rint(float_run(problem, xi.astype(np.float64), wj.astype(np.float64)))
+            acc += part.astype(np.int64).view(np.uint64) << np.uint64(shift)
+    return acc.view(problem.compute_dtype)
 
 
 algorithm = FFT()

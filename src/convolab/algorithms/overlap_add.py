@@ -18,7 +18,7 @@ import numpy as np
 from .. import _calibration
 from ..problem import ConvProblem
 from ._base import Cost, fft_len, fft_seconds
-from .fft import crop_full, dilate_kernel, spectrum_product
+from .fft import crop_full, dilate_kernel, exact_integer_run, integer_limbs, spectrum_product
 
 
 def block_plan(n: int, kd: int, real: bool) -> tuple[int, int, int]:
@@ -42,9 +42,6 @@ class OverlapAdd:
     exact_nonfinite = False
 
     def supports(self, problem: ConvProblem) -> str | None:
-        if problem.is_integer and problem.value_bound >= 2.0 ** 52:
-            return ("oa: integer sums may reach "
-                    f"{problem.value_bound:.3g} >= 2**52, beyond what float64 transforms keep exact")
         return None
 
     def _plans(self, problem: ConvProblem) -> list[tuple[int, int, int]]:
@@ -67,15 +64,20 @@ class OverlapAdd:
         seconds += problem.ndim * blocks * n * g * co * points * c["numpy_per_element"]
         temporaries = blocks * (n * g * (ci + co)) * (points // 2 + 1) * 2 * problem.itemsize
         detail = f"{blocks} blocks, transforms of {'x'.join(map(str, shape))}"
+        limbs = integer_limbs(problem)[1]
+        if limbs > 1:
+            seconds *= limbs * limbs
+            detail += f", x{limbs * limbs} for exact {limbs}-limb integers"
         return Cost(seconds, bytes=int(temporaries), detail=detail)
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if problem.compute_dtype.kind in "iu":
+            return exact_integer_run(problem, x, w, self._run_float)
+        return self._run_float(problem, x, w)
+
+    def _run_float(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         from scipy import fft as sp_fft
 
-        integer = problem.compute_dtype.kind in "iu"
-        if integer:
-            x = x.astype(np.float64)
-            w = w.astype(np.float64)
         real = not (np.iscomplexobj(x) or np.iscomplexobj(w))
         nd = problem.ndim
         plans = self._plans(problem)
@@ -97,11 +99,7 @@ class OverlapAdd:
         # 3. add the overlapping tails, axis by axis
         for i, (b, length, nb) in enumerate(plans):
             y = _overlap_add_axis(y, 3 + i, b, nb, kd[i])
-        full = y
-        out = crop_full(problem, full)
-        if integer:
-            out = np.rint(out).astype(problem.compute_dtype)
-        return out
+        return crop_full(problem, y)
 
 
 def _product(xf: np.ndarray, wf: np.ndarray) -> np.ndarray:
