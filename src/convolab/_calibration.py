@@ -21,7 +21,9 @@ DEFAULTS: dict[str, float] = {
     # matrix product: seconds per multiply-add (BLAS gemm, 2 threads)
     "gemm_per_mac": 0.05e-9,
     # building the im2col matrix: seconds per element copied
-    "copy_per_element": 0.8e-9,
+    "copy_per_element": 2.5e-9,
+    # matrix-vector product (one output channel): seconds per matrix element
+    "gemv_per_element": 1.0e-9,
     # real FFT: seconds per (point * log2(points))
     "fft_per_point_log": 0.45e-9,
     # fixed cost of one transform call

@@ -48,7 +48,8 @@ class Direct:
             return Cost(seconds, bytes=padded_points * problem.itemsize,
                         detail=f"compiled sliding window, {problem.macs:.3g} multiply-adds")
         taps = problem.kernel_taps
-        per_tap = out_points * problem.in_channels * c["numpy_per_element"]
+        per_tap = (out_points * problem.in_channels * c["numpy_per_element"]
+                   * max(1.0, problem.itemsize / 8))
         if problem.in_channels > 1 or problem.out_channels > 1:
             per_tap *= 2
         seconds = taps * (per_tap + c["numpy_call_overhead"])

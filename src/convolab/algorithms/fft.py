@@ -113,7 +113,8 @@ class FFT:
         half = points // 2 + 1 if real else points
         factor = 1.0 if real else 2.0
         transforms = n * g * ci + g * co * ci + n * g * co
-        seconds = factor * fft_seconds(shape, 1, c) * transforms
+        single = problem.compute_dtype in (np.float32, np.complex64)
+        seconds = factor * fft_seconds(shape, transforms, c, calls=3, single=single)
         seconds += n * g * co * ci * half * c["spectrum_per_element"]
         spectra = (n * g * ci + g * co * ci + n * g * co) * half * 2 * problem.itemsize
         detail = f"{transforms} transforms of {'x'.join(map(str, shape)) or 'scalar'}"

@@ -35,7 +35,11 @@ class Im2col:
     def cost(self, problem: ConvProblem) -> Cost:
         c = _calibration.constants()
         elements = self._matrix_elements(problem)
-        gemm = problem.macs * c["gemm_per_mac"]
+        if problem.out_channels == 1:
+            # one filter: a matrix-vector product, limited by reading the matrix
+            gemm = elements * c["gemv_per_element"] * problem.itemsize / 8
+        else:
+            gemm = problem.macs * c["gemm_per_mac"]
         if problem.compute_dtype.kind in "iu" or problem.compute_dtype.itemsize > 16 \
                 or problem.compute_dtype == np.longdouble:
             gemm *= 20   # no BLAS for integers or extended precision

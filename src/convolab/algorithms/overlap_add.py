@@ -58,7 +58,8 @@ class OverlapAdd:
         factor = 1.0 if not problem.is_complex else 2.0
         transforms = blocks * (n * g * ci + n * g * co) + g * co * ci
         points = math.prod(shape)
-        seconds = factor * fft_seconds(shape, transforms, c) * 1.0
+        single = problem.compute_dtype in (np.float32, np.complex64)
+        seconds = factor * fft_seconds(shape, transforms, c, calls=3, single=single)
         seconds += blocks * n * g * co * ci * (points // 2 + 1) * c["spectrum_per_element"]
         # the overlap-add itself: one pass over the output per axis
         seconds += problem.ndim * blocks * n * g * co * points * c["numpy_per_element"]
