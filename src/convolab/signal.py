@@ -195,7 +195,7 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
     Boundaries in N-D, any width:
 
     >>> convolve(np.arange(5), [1, 1, 1], mode='same', boundary='wrap')
-    array([ 5,  3,  6,  9,  7])
+    array([5, 3, 6, 9, 7])
     """
     return _nd("convolve", in1, in2, mode, method, flip=True, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy)
@@ -256,8 +256,8 @@ def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     --------
     >>> import numpy as np
     >>> from convolab import oaconvolve
-    >>> np.round(oaconvolve(np.ones(6), [1, -1], mode='valid'), 12)
-    array([0., 0., 0., 0., 0.])
+    >>> np.round(oaconvolve(np.arange(6.0), [1, 1], mode='valid'), 12)
+    array([1., 3., 5., 7., 9.])
     """
     return _nd("oaconvolve", in1, in2, mode, "oa", flip=True, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True)
