@@ -81,11 +81,20 @@ def execute(problem: ConvProblem, x: np.ndarray, w: np.ndarray, algorithm: Algor
 def cast_back(problem: ConvProblem, out: np.ndarray) -> np.ndarray:
     """Cast the accumulated result to the output dtype, warning on wrap-around."""
     dtype = problem.out_dtype
-    if dtype.kind in "iu" and out.dtype != dtype and out.size:
+    if dtype.kind in "iu" and out.size:
         info = np.iinfo(dtype)
-        if problem.value_bound > info.max or -problem.value_bound < info.min:
+        wide = np.iinfo(out.dtype) if out.dtype.kind in "iu" else info
+        if problem.value_bound > wide.max:
+            # the 64-bit accumulator itself may have wrapped: values cannot tell
+            warnings.warn(
+                f"{problem.label or 'convolution'}: sums may reach {problem.value_bound:.3g}, "
+                f"beyond the 64-bit integer range, so the result may have wrapped around "
+                f"(as in scipy and torch). Convert the inputs to float64 (approximate) or "
+                f"use smaller values to keep exact results",
+                ConvolabWarning, stacklevel=user_stacklevel())
+        elif out.dtype != dtype and (problem.value_bound > info.max or -problem.value_bound < info.min):
             lo, hi = out.min(), out.max()
-            if lo < info.min or hi > info.max or problem.value_bound >= 2.0 ** 63:
+            if lo < info.min or hi > info.max:
                 warnings.warn(
                     f"{problem.label or 'convolution'}: the exact result spans "
                     f"[{lo}, {hi}], outside the range of {dtype} [{info.min}, {info.max}]; "

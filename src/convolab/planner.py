@@ -177,11 +177,12 @@ def plan(problem: ConvProblem, method: str = "auto") -> Plan:
     """
     if method != "auto":
         get_algorithm(method)      # unknown names raise with the list of methods
-    return _plan_cached(problem, method)
+    # the memory limit is part of the key, so setting it takes effect at once
+    return _plan_cached(problem, method, os.environ.get("CONVOLAB_MEMORY_LIMIT"))
 
 
 @functools.lru_cache(maxsize=512)
-def _plan_cached(problem: ConvProblem, method: str) -> Plan:
+def _plan_cached(problem: ConvProblem, method: str, memory_limit: str | None) -> Plan:
     available = available_memory()
     names = AUTO_CANDIDATES if method == "auto" else (method,)
     viable, rejected = [], []
@@ -227,11 +228,12 @@ def _auto_rule(problem: ConvProblem, name: str) -> str | None:
 def measure(plan_: Plan, run: Callable[[str], Any], repeats: int = 3) -> Plan:
     """Time every viable candidate with ``run(name)`` and choose the fastest.
 
-    Each candidate is timed ``repeats`` times (after one warm-up call when it
-    is fast); the best time counts, as in :mod:`timeit`.
+    Each candidate is timed ``repeats`` times after one warm-up call; the
+    best time counts, as in :mod:`timeit`.
     """
     timed = []
     for c in plan_.candidates:
+        run(c.name)               # warm-up: first calls pay for imports and caches
         best = math.inf
         for _ in range(repeats):
             start = time.perf_counter()

@@ -40,6 +40,11 @@ class Direct:
     def cost(self, problem: ConvProblem) -> Cost:
         c = _calibration.constants()
         out_points = math.prod(problem.out_shape)
+        if _uses_numpy_1d(problem):
+            rows = problem.batch * problem.groups
+            return Cost(problem.macs * c["numpy_correlate_per_mac"] + rows * c["numpy_call_overhead"],
+                        bytes=math.prod(problem.padded_in) * rows * problem.itemsize,
+                        detail=f"compiled 1-D sliding window, {problem.macs:.3g} multiply-adds")
         if _uses_ndimage(problem):
             calls = problem.groups if problem.groups > 1 else 1
             padded_points = problem.batch * problem.groups * math.prod(problem.padded_in)
