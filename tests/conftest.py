@@ -27,6 +27,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from helpers import TOLERANCES, assert_close_dtype, tolerance  # noqa: E402
 
+# scipy_parity/convolab_patch.py is a pytest plugin for a separate run (make
+# scipy-parity): importing it replaces scipy.signal's functions by convolab's
+# for the whole process.  --doctest-modules would import it while collecting
+# tests/, and every comparison with scipy.signal here would then compare
+# convolab with itself.  (helpers also keeps its own references to scipy's
+# functions, taken before any collection.)
+collect_ignore = ["scipy_parity/convolab_patch.py"]
+
 try:  # hypothesis: one profile for every property test, no deadline
     from hypothesis import HealthCheck, settings
 

@@ -28,7 +28,21 @@ from __future__ import annotations
 import itertools
 from typing import Any, Sequence
 
+import types
+
 import numpy as np
+import scipy.signal as _scipy_signal
+
+#: scipy.signal's own functions, captured when the tests start (conftest imports
+#: this module first), so that a plugin replacing scipy.signal's functions by
+#: convolab's (tests/scipy_parity/convolab_patch.py) cannot turn a comparison
+#: with scipy into a comparison of convolab with itself.
+scipy_signal = types.SimpleNamespace(**{
+    name: getattr(_scipy_signal, name)
+    for name in ("convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d",
+                 "correlate2d", "choose_conv_method", "correlation_lags")})
+for _f in vars(scipy_signal).values():
+    assert _f.__module__.startswith("scipy."), f"scipy.signal.{_f.__name__} is {_f.__module__}'s"
 
 # ---------------------------------------------------------------------------
 # dtype tolerance table (scipy's test tolerances)

@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import scipy.signal
 
 import convolab
 from helpers import (ALL_DTYPES, METHODS, assert_close_dtype, magnitude, oracle, random_array,
-                     valid_ok)
+                     scipy_signal, valid_ok)
 
 
 @dataclass(frozen=True)
@@ -249,8 +248,38 @@ def axes_cases() -> list[Case]:
     return cases
 
 
+def long_cases() -> list[Case]:
+    """Inputs long enough that overlap-add cuts them into several blocks."""
+    cases = []
+    for s1, s2 in (((300,), (5,)), ((301,), (4,)), ((150, 20), (3, 3)), ((5000,), (1,))):
+        for func in ("convolve", "correlate"):
+            for mode in ("full", "same", "valid"):
+                for boundary in (("fill", "reflect") if mode != "valid" else ("fill",)):
+                    cases.append(Case(func, s1, s2, mode, boundary))
+        cases.append(Case("correlate", s1, s2, "same", "wrap", 0, "complex128", "complex128"))
+        cases.append(Case("convolve", s1, s2, "full", "fill", 0, "int32", "int32"))
+    cases.append(Case("convolve", (70, 3, 70), (2, 2, 3), "same", "nearest"))
+    cases.append(Case("correlate", (3, 200), (1, 7), "same", "symm", axes=1))
+    cases.append(Case("correlate", (3, 200), (3, 6), "full", "fill", axes=-1))
+    return cases
+
+
+def axes_dtype_cases() -> list[Case]:
+    cases = []
+    for dt in ("complex128", "int16", "float32"):
+        for func in ("convolve", "correlate"):
+            cases.append(Case(func, (4, 7), (4, 3), "same", "reflect", dtype1=dt, dtype2=dt, axes=1))
+            cases.append(Case(func, (2, 5, 4), (1, 3, 2), "full", dtype1=dt, dtype2=dt,
+                              axes=(1, 2)))
+        cases.append(Case("correlate2d", (3, 5, 4), (3, 2, 3), "valid", dtype1=dt, dtype2=dt,
+                          axes=(1, 2)))
+        cases.append(Case("correlate2d", (3, 2, 3), (3, 5, 4), "valid", dtype1=dt, dtype2=dt,
+                          axes=(1, 2)))
+    return cases
+
+
 ALL_CASES = (geometry_cases() + dtype_cases() + complex_cases() + view_cases()
-             + length_one_cases() + axes_cases())
+             + length_one_cases() + axes_cases() + long_cases() + axes_dtype_cases())
 _seen: set = set()
 CASES = [c for c in ALL_CASES if not (c.id in _seen or _seen.add(c.id))]
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
@@ -286,7 +315,7 @@ def test_reference_matches_loop_oracle(case: Case) -> None:
 
 
 def _scipy_call(case: Case, in1: np.ndarray, in2: np.ndarray) -> np.ndarray:
-    f = getattr(scipy.signal, case.func)
+    f = getattr(scipy_signal, case.func)
     if case.func.endswith("2d"):
         return f(in1, in2, case.mode, case.boundary, case.fillvalue)
     return f(in1, in2, case.mode, method="direct")
@@ -371,3 +400,60 @@ def test_auto_matches_reference_on_a_sample() -> None:
         in1, in2 = inputs(case)
         assert_close_dtype(call(case, in1, in2, "auto"), reference_result(case),
                            np.result_type(in1, in2), scale=scale_of(case), err_msg=case.id)
+
+
+@pytest.mark.parametrize("method", ("reference",) + METHODS)
+@pytest.mark.parametrize("shapes", [((30,), (5,)), ((20, 30), (5,)), ((9, 10), (3, 4)),
+                                    ((5, 6, 7), (2, 3, 2))],
+                         ids=["1d", "1d-batch-axes", "2d", "3d"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tiny_kernel_values(method, shapes, dtype, request):
+    """Kernel values far below 1 (1e-18: a kernel in physical units) against
+    large inputs: every tap counts, whatever its size."""
+    rng = np.random.default_rng(zlib.crc32(repr((shapes, dtype)).encode()))
+    in1 = (rng.uniform(0.5, 1, shapes[0]) * 1e18).astype(dtype)
+    in2 = (rng.uniform(0.5, 1, shapes[1]) * 1e-18).astype(dtype)
+    axes = -1 if len(shapes[1]) < len(shapes[0]) else None
+    if axes is not None:
+        in2 = in2.reshape((1,) * (len(shapes[0]) - 1) + shapes[1])
+    expected = oracle(in1, in2, "same", flip=True, axes=axes)
+    got = convolab.convolve(in1, in2, "same", method=method, axes=axes)
+    assert_close_dtype(got, expected, dtype, scale=magnitude(in1, in2, axes=axes))
+
+
+# ---------------------------------------------------------------------------
+# the test tools themselves: a comparator that accepts anything proves nothing
+
+
+def test_tolerance_table(tolerances, tol):
+    assert tol(np.float32) == tol(np.complex64) == (1e-4, 1e-6)
+    assert tol(np.float16) == (1e-3, 1e-3)
+    assert tol(np.float64) == tol(np.complex128) == tol(np.longdouble) == (1e-5, 1e-8)
+    assert tol(np.int8) == tol(np.uint64) == tol(np.bool_) == (0, 0)
+    assert set(tolerances) >= {np.dtype(d) for d in ("float16", "float32", "float64",
+                                                     "complex64", "complex128", "longdouble")}
+
+
+def test_assert_close_rejects_what_it_should(assert_close):
+    x = np.linspace(1, 2, 5)
+    assert_close(x * (1 + 1e-7), x, np.float64)
+    for bad in (x * (1 + 1e-3), x[:4], x.astype(np.float32)):
+        with pytest.raises(AssertionError):
+            assert_close(bad, x, np.float64)
+    y = x.copy()
+    y[2] = np.nan
+    with pytest.raises(AssertionError):
+        assert_close(x, y, np.float64)
+    assert_close(y, y.copy(), np.float64)
+    with pytest.raises(AssertionError):
+        assert_close(np.array([1, 2, 4]), np.array([1, 2, 3]), np.int64)
+
+
+def test_oracle_agrees_with_numpy_on_1d(rng):
+    for n, k in ((7, 3), (3, 7), (5, 4), (1, 1)):
+        a = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+        b = rng.standard_normal(k) + 1j * rng.standard_normal(k)
+        np.testing.assert_allclose(oracle(a, b, "full", flip=True), np.convolve(a, b))
+        # numpy.correlate conjugates its second argument, like scipy
+        np.testing.assert_allclose(oracle(a, b, "full", flip=False), np.correlate(a, b, "full"))
+        np.testing.assert_allclose(oracle(a, b, "valid", flip=True), np.convolve(a, b, "valid"))

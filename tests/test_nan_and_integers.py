@@ -16,11 +16,10 @@ import zlib
 
 import numpy as np
 import pytest
-import scipy.signal
 
 import convolab
 from convolab import ConvolabError, ConvolabWarning
-from helpers import METHODS, assert_close_dtype, magnitude, oracle
+from helpers import METHODS, assert_close_dtype, magnitude, oracle, scipy_signal
 
 ALL_METHODS = ("reference",) + METHODS
 
@@ -96,7 +95,7 @@ def test_one_nan_spreads_over_the_kernel_footprint_only(method):
     np.testing.assert_allclose(out[0, 0], 4 / 9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        assert np.isnan(scipy.signal.convolve(x, k, "same", method="direct")).sum() == 9
+        assert np.isnan(scipy_signal.convolve(x, k, "same", method="direct")).sum() == 9
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
@@ -133,7 +132,7 @@ def test_nine_uint8_255s_wrap_to_247_with_a_warning(op, method):
     """nine 255s in uint8 with a 3x3 box of ones: scipy (and torch) wrap to 247."""
     a = np.full((3, 3), 255, dtype=np.uint8)
     b = np.ones((3, 3), dtype=np.uint8)
-    expected = getattr(scipy.signal, op)(a, b, "valid")
+    expected = getattr(scipy_signal, op)(a, b, "valid")
     assert expected.dtype == np.uint8 and expected[0, 0] == 247
     with pytest.warns(ConvolabWarning, match=r"uint8"):
         out = getattr(convolab, op)(a, b, "valid", method=method)
@@ -158,7 +157,7 @@ def test_no_warning_when_the_result_fits(method, no_convolab_warnings):
     c = np.zeros((5, 5), dtype=np.uint8)
     c[2, 2] = 255
     out = convolab.convolve(c, b, "same", method=method)
-    np.testing.assert_array_equal(out, scipy.signal.convolve(c, b, "same"))
+    np.testing.assert_array_equal(out, scipy_signal.convolve(c, b, "same"))
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32"])
@@ -179,33 +178,42 @@ def test_warning_exactly_when_the_exact_result_does_not_fit(dtype, method):
         warned = any(issubclass(w.category, ConvolabWarning) for w in record)
         assert warned == wraps, (trial, exact.min(), exact.max())
         np.testing.assert_array_equal(out, exact.astype(dtype))
-        np.testing.assert_array_equal(out, scipy.signal.convolve(a, b, method="direct"))
+        np.testing.assert_array_equal(out, scipy_signal.convolve(a, b, method="direct"))
 
 
-@pytest.mark.xfail(reason="BUG: the wrap-around check bounds |in1| * |in2| * taps and ignores "
-                          "fillvalue, so a large fill wraps the integer result silently",
-                   strict=True)
 def test_a_large_fillvalue_that_wraps_warns():
+    """The wrap-around check counts the fill value: 4 * 30000 does not fit int16."""
     a = np.arange(12, dtype=np.int16).reshape(3, 4)
     b = np.ones((2, 2), dtype=np.int16)
     exact = oracle(a.astype(np.int64), b.astype(np.int64), "full", flip=True,
-                   fillvalue=2**20)
+                   fillvalue=30000)
     assert exact.max() > np.iinfo(np.int16).max            # the exact result does not fit
     with pytest.warns(ConvolabWarning):
-        out = convolab.convolve2d(a, b, "full", "fill", 2**20)
+        out = convolab.convolve2d(a, b, "full", "fill", 30000)
     np.testing.assert_array_equal(out, exact.astype(np.int16))
 
 
+def test_a_fillvalue_outside_the_integer_range_is_refused_like_scipy():
+    a = np.arange(12, dtype=np.int16).reshape(3, 4)
+    b = np.ones((2, 2), dtype=np.int16)
+    with pytest.raises(ValueError, match="could not cast `fillvalue`"):
+        scipy_signal.convolve2d(a, b, "full", "fill", 2**20)
+    with pytest.raises(ConvolabError, match="could not cast `fillvalue`"):
+        convolab.convolve2d(a, b, "full", "fill", 2**20)
+
+
 @pytest.mark.parametrize("method", ALL_METHODS)
-@pytest.mark.xfail(reason="BUG: int64 (and uint64) sums that overflow 64 bits wrap silently: "
-                          "engine.cast_back only checks when the output dtype differs from the "
-                          "accumulator, so its value_bound >= 2**63 clause is never reached",
-                   strict=True)
 def test_int64_overflow_warns(method):
+    """64-bit sums that overflow wrap (as scipy's do) and say so."""
     a = np.array([2**62, 2**62, 2**62], dtype=np.int64)
     b = np.array([1, 1], dtype=np.int64)
     with pytest.warns(ConvolabWarning):
-        convolab.convolve(a, b, method=method)
+        out = convolab.convolve(a, b, method=method)
+    np.testing.assert_array_equal(out, scipy_signal.convolve(a, b, method="direct"))
+    assert out[1] < 0                                      # 2**63 wrapped to -2**63
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvolabWarning)
+        convolab.convolve(a // 4, b, method=method)        # 2**61 sums fit: no warning
 
 
 @pytest.mark.parametrize("dtype", ["int64", "uint64", "int32"])
@@ -250,8 +258,8 @@ def test_int64_large_values_auto_is_exact_and_explained():
         assert "exact" in detail
     assert convolab.choose_conv_method(a, b, "same") == p.family
     np.testing.assert_array_equal(convolab.convolve(a, b, "same"),
-                                  scipy.signal.convolve(a, b, "same", method="direct"))
-    np.testing.assert_array_equal(p(a, b), scipy.signal.convolve(a, b, "same", method="direct"))
+                                  scipy_signal.convolve(a, b, "same", method="direct"))
+    np.testing.assert_array_equal(p(a, b), scipy_signal.convolve(a, b, "same", method="direct"))
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
@@ -261,7 +269,7 @@ def test_bool_inputs_give_bool(method):
     b = rng.random((3, 3)) < 0.5
     out = convolab.convolve(a, b, "same", method=method)
     assert out.dtype == np.bool_
-    np.testing.assert_array_equal(out, scipy.signal.convolve(a.astype(int), b.astype(int),
+    np.testing.assert_array_equal(out, scipy_signal.convolve(a.astype(int), b.astype(int),
                                                              "same", method="direct") != 0)
 
 
@@ -283,3 +291,34 @@ def test_integer_results_match_float_results_when_small():
         assert_close_dtype(convolab.convolve(a, b, method=method).astype(np.float64),
                            convolab.convolve(a.astype(float), b.astype(float), method=method),
                            np.float64)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_nan_fillvalue_marks_the_edge_outputs(method):
+    """boundary='fill' with fillvalue=nan: NaN exactly where the window reaches
+    beyond the input."""
+    rng = _seeded("nan-fill", method)
+    x, k = rng.uniform(-1, 1, (12, 13)), rng.uniform(0.5, 1, (3, 4))
+    out = convolab.convolve(x, k, "same", method=method, fillvalue=np.nan)
+    expected = oracle(x, k, "same", flip=True, fillvalue=np.nan)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    inner = ~np.isnan(expected)
+    assert inner.any() and (~inner).any()
+    np.testing.assert_allclose(out[inner], expected[inner], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_complex_nonfinite_inputs(method):
+    rng = _seeded("complex-nonfinite", method)
+    x = rng.uniform(-1, 1, (12, 13)) + 1j * rng.uniform(-1, 1, (12, 13))
+    x[5, 5] = complex(np.nan, 0)
+    x[2, 8] = complex(0, np.inf)
+    k = rng.uniform(0.5, 1, (3, 4)) + 1j
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = convolab.correlate(x, k, "full", method=method)
+        expected = oracle(x, k, "full", flip=False)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-10, atol=1e-12)

@@ -8,13 +8,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
-import scipy.signal
 
 import convolab
 from convolab import ConvolabError
 from convolab.algorithms import ALGORITHMS, FAMILY
 from convolab.planner import AUTO_CANDIDATES
-from helpers import assert_close_dtype, oracle
+from helpers import assert_close_dtype, oracle, scipy_signal
 
 
 def test_print_lists_every_candidate_and_the_choice(capsys):
@@ -90,18 +89,17 @@ def test_forced_plan_is_marked_forced():
 def test_tiny_problems_choose_direct(shapes):
     in1, in2 = np.ones(shapes[0]), np.ones(shapes[1])
     assert convolab.choose_conv_method(in1, in2) == "direct"
-    assert scipy.signal.choose_conv_method(in1, in2) == "direct"
+    assert scipy_signal.choose_conv_method(in1, in2) == "direct"
 
 
 def test_large_kernel_chooses_fft():
     in1, in2 = np.ones((512, 512)), np.ones((63, 63))
     assert convolab.choose_conv_method(in1, in2, mode="same") == "fft"
     assert convolab.choose_conv_method(in1, in2, mode="same", detail=True) in ("fft", "oa")
-    assert scipy.signal.choose_conv_method(in1, in2, mode="same") == "fft"
+    assert scipy_signal.choose_conv_method(in1, in2, mode="same") == "fft"
 
 
-def test_choose_conv_method_measure():
-    rng = np.random.default_rng(1)
+def test_choose_conv_method_measure(rng):
     in1, in2 = rng.random((48, 48)), rng.random((5, 5))
     method, times = convolab.choose_conv_method(in1, in2, measure=True)
     assert {"direct", "fft"} <= set(times)
@@ -109,19 +107,18 @@ def test_choose_conv_method_measure():
     fastest = min(times, key=times.get)
     assert method == FAMILY[fastest]
     # scipy's return shape: (str, dict)
-    ref = scipy.signal.choose_conv_method(in1, in2, measure=True)
+    ref = scipy_signal.choose_conv_method(in1, in2, measure=True)
     assert isinstance(ref, tuple) and set(ref[1]) == {"direct", "fft"}
 
 
-def test_measured_plan_runs_and_reports_times():
-    rng = np.random.default_rng(2)
+def test_measured_plan_runs_and_reports_times(rng):
     in1, in2 = rng.random((40, 40)), rng.random((4, 4))
     p = convolab.plan(in1, in2, "same", measure=True)
     assert p.measured
     assert all(c.measured is not None and c.measured > 0 for c in p.candidates)
     assert p.method == min(p.candidates, key=lambda c: c.measured).name
     assert "measured" in str(p)
-    np.testing.assert_allclose(p(in1, in2), scipy.signal.convolve(in1, in2, "same"), rtol=1e-10,
+    np.testing.assert_allclose(p(in1, in2), scipy_signal.convolve(in1, in2, "same"), rtol=1e-10,
                                atol=1e-12)
 
 
@@ -167,8 +164,7 @@ def test_memory_guard_refuses_before_allocating(monkeypatch):
 
 @pytest.mark.parametrize("op", ["convolve", "correlate"])
 @pytest.mark.parametrize("method", ["auto", "direct", "im2col", "fft", "oa", "reference"])
-def test_plan_is_runnable(op, method):
-    rng = np.random.default_rng(3)
+def test_plan_is_runnable(op, method, rng):
     in1, in2 = rng.random((9, 10)), rng.random((3, 4))
     p = convolab.plan(in1, in2, "same", op=op, method=method, boundary="reflect")
     got = p(in1, in2)
@@ -192,13 +188,12 @@ def test_plan_with_mismatched_shapes_or_dtypes_raises():
         p(np.ones((9, 10), np.float32), np.ones((3, 4)))
 
 
-def test_plan_on_empty_arrays_of_the_right_shape():
+def test_plan_on_empty_arrays_of_the_right_shape(rng):
     """Planning from shapes alone (numpy.empty), then running on data."""
     p = convolab.plan(np.empty((50, 60)), np.empty((5, 5)), "valid")
     assert p.problem.spatial_out == (46, 56)
-    rng = np.random.default_rng(4)
     a, b = rng.random((50, 60)), rng.random((5, 5))
-    np.testing.assert_allclose(p(a, b), scipy.signal.convolve(a, b, "valid"), rtol=1e-10)
+    np.testing.assert_allclose(p(a, b), scipy_signal.convolve(a, b, "valid"), rtol=1e-10)
 
 
 def test_unbound_plan_cannot_run():

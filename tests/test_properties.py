@@ -335,32 +335,19 @@ def _nan_case(which):
     return x, np.array([[1.0, 0.0, 1.0]])
 
 
-_ZERO_TAP_BUG = pytest.mark.xfail(
-    reason="BUG: method='direct' (scipy.ndimage path) skips kernel taps equal to 0, so NaN * 0 "
-           "is dropped; other methods fall back to it when many outputs are affected",
-    strict=True)
-
-
 @pytest.mark.parametrize("which", ["few", "many"])
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_nan_times_a_zero_tap_is_nan(method, which, request):
     """A zero kernel tap still multiplies its input sample: NaN * 0 is NaN
     (scipy.signal.convolve(method='direct') and the reference agree), so the
     footprint does not depend on the kernel's values."""
-    if method == "direct" or (method != "reference" and which == "many"):
-        request.applymarker(_ZERO_TAP_BUG)
     x, k = _nan_case(which)
     expected = footprint(np.isnan(x), k.shape, "same")
     out = convolab.convolve(x, k, "same", method=method)
     np.testing.assert_array_equal(np.isnan(out), expected)
 
 
-@pytest.mark.parametrize("method", [
-    "reference",
-    *[pytest.param(m, marks=pytest.mark.xfail(
-        reason="BUG: a NaN kernel tap is ignored: the engine sends non-finite kernels to "
-               "'direct', whose scipy.ndimage path skips NaN weights", strict=True))
-      for m in METHODS]])
+@pytest.mark.parametrize("method", ["reference", *METHODS])
 def test_nan_in_the_kernel_reaches_every_output(method):
     """A NaN tap takes part in every sum (NaN * 0 is NaN): every output is NaN."""
     x = np.arange(12.0).reshape(3, 4)

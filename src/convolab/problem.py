@@ -379,8 +379,11 @@ def from_signal(in1: np.ndarray, in2: np.ndarray, *, mode: str, flip: bool,
         x_shape = (1, nbatch, 1) + spatial_x
         w_shape = (nbatch, 1, 1) + spatial_w
     compute = compute_dtype_for(out_dtype)
-    fill = _checked_fill(fillvalue, compute)
-    bound = _value_bound(in1, in2, math.prod(spatial_w)) if out_dtype.kind in _INT_KINDS else 0.0
+    fill = _checked_fill(fillvalue, compute, out_dtype)
+    bound = 0.0
+    if out_dtype.kind in _INT_KINDS:
+        bound = _value_bound(in1, in2, math.prod(spatial_w),
+                             abs(fill) if boundary == "fill" and any(lo or hi for lo, hi in pads) else 0)
     conj = (not flip) and compute.kind == "c"
     return ConvProblem(x_shape=x_shape, w_shape=w_shape, out_dtype=out_dtype,
                        compute_dtype=compute, pad=tuple(pads), boundary=boundary,
@@ -388,8 +391,11 @@ def from_signal(in1: np.ndarray, in2: np.ndarray, *, mode: str, flip: bool,
                        value_bound=bound, layout=layout, label=label)
 
 
-def _checked_fill(fillvalue: Any, compute: np.dtype) -> Any:
-    """The fill value as a hashable scalar of the compute dtype's kind."""
+def _checked_fill(fillvalue: Any, compute: np.dtype, out_dtype: np.dtype | None = None) -> Any:
+    """The fill value as a hashable scalar of the compute dtype's kind.
+
+    For integer outputs it must be an integer value in the output's range, as
+    scipy requires ("could not cast `fillvalue` directly to the output")."""
     arr = np.asarray(fillvalue)
     if arr.size != 1:
         raise ConvolabError("`fillvalue` must be scalar or an array with one element "
@@ -402,13 +408,20 @@ def _checked_fill(fillvalue: Any, compute: np.dtype) -> Any:
         value = value.real
     if not isinstance(value, (int, float, complex, bool)):
         raise TypeError(f"fillvalue={fillvalue!r} must be a number")
+    if out_dtype is not None and out_dtype.kind in _INT_KINDS:
+        lo, hi = (0, 1) if out_dtype.kind == "b" else (np.iinfo(out_dtype).min, np.iinfo(out_dtype).max)
+        # as scipy: a float is truncated, NaN or a value out of range is refused
+        if not (math.isfinite(float(value)) and lo <= int(value) <= hi):
+            raise ConvolabError(f"could not cast `fillvalue` directly to the output type {out_dtype}: "
+                                f"fillvalue={fillvalue!r}; allowed: finite values in [{lo}, {hi}]")
+        value = int(value)
     return value
 
 
-def _value_bound(in1: np.ndarray, in2: np.ndarray, taps: int) -> float:
+def _value_bound(in1: np.ndarray, in2: np.ndarray, taps: int, fill: float = 0) -> float:
     """Upper bound on ``|sum x*w|`` for integer inputs (decides if FFT is exact)."""
     def maxabs(a: np.ndarray) -> float:
         if a.size == 0:
             return 0.0
         return float(max(abs(int(a.max())), abs(int(a.min()))))
-    return maxabs(in1) * maxabs(in2) * taps
+    return max(maxabs(in1), float(fill)) * maxabs(in2) * taps

@@ -65,7 +65,7 @@ class Direct:
         xp = zero_extend(problem, x)
         if _uses_numpy_1d(problem):
             return _run_numpy_1d(problem, xp, w)
-        if _uses_ndimage(problem):
+        if _uses_ndimage(problem) and _ndimage_exact(xp, w):
             return _run_ndimage(problem, xp, w)
         out = np.zeros(problem.out_shape, dtype=problem.compute_dtype)
         for tap in itertools.product(*(range(k) for k in problem.kernel_spatial)):
@@ -73,6 +73,18 @@ class Direct:
             wt = w[(Ellipsis,) + tap]
             out += channel_sum(xs, wt)
         return out
+
+
+def _ndimage_exact(xp: np.ndarray, w: np.ndarray) -> bool:
+    """ndimage skips weights with ``|w| <= 2.2e-16``: exact only when no
+    weight is that small but nonzero, no weight is non-finite, and (if some
+    weight is zero) no input is non-finite, since ``nan * 0`` must stay NaN."""
+    if not np.isfinite(w).all():
+        return False
+    magnitude = np.abs(w)
+    if ((magnitude <= np.finfo(np.float64).eps) & (magnitude > 0)).any():
+        return False
+    return not (magnitude == 0).any() or bool(np.isfinite(xp).all())
 
 
 def _uses_numpy_1d(problem: ConvProblem) -> bool:
