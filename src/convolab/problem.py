@@ -79,7 +79,7 @@ def as_int(value: Any, name: str, minimum: int | None = None) -> int:
     except TypeError:
         raise TypeError(f"{name}={value!r} must be an integer") from None
     if minimum is not None and result < minimum:
-        raise ConvolabError(f"{name}={value!r} must be >= {minimum}")
+        raise ConvolabError(f"{name}={value!r} must be an integer >= {minimum}")
     return result
 
 

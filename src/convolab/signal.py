@@ -32,7 +32,6 @@ Differences from scipy.signal, on purpose:
 from __future__ import annotations
 
 import dataclasses
-import operator
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,7 @@ import numpy as np
 from . import engine, planner
 from .algorithms import FAMILY
 from .errors import ConvolabError, format_bytes
-from .problem import ConvProblem, check_mode, from_signal
+from .problem import ConvProblem, as_int, check_mode, from_signal
 
 __all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d",
            "choose_conv_method", "correlation_lags", "plan"]
@@ -462,8 +461,8 @@ def correlation_lags(in1_len: Any, in2_len: Any, mode: str = "full") -> np.ndarr
     >>> correlation_lags(4, 3, mode='valid')
     array([0, 1])
     """
-    n1 = _length(in1_len, "in1_len")
-    n2 = _length(in2_len, "in2_len")
+    n1 = as_int(in1_len, "in1_len", minimum=0)
+    n2 = as_int(in2_len, "in2_len", minimum=0)
     if mode == "full":
         start, stop = -n2 + 1, n1
     elif mode == "same":
@@ -482,14 +481,3 @@ def correlation_lags(in1_len: Any, in2_len: Any, mode: str = "full") -> np.ndarr
                             f"but {format_bytes(available)} is available")
     return np.arange(start, stop)
 
-
-def _length(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}={value!r} must be a non-negative integer, not a bool")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}={value!r} must be a non-negative integer") from None
-    if n < 0:
-        raise ConvolabError(f"{name}={value!r} must be a non-negative integer")
-    return n

@@ -96,12 +96,34 @@ def spectrum_product(xf: np.ndarray, wf: np.ndarray) -> np.ndarray:
     return ym.transpose(2, 0, 3, 1).reshape((n, g, o) + f)
 
 
-class FFT:
-    name = "fft"
+class TransformAlgorithm:
+    """What the FFT-based algorithms share: integers run exactly through
+    :func:`exact_integer_run`, and their cost grows with the limbs it needs."""
+
     exact_nonfinite = False   # one NaN spreads over the whole transform; the engine repairs
 
     def supports(self, problem: ConvProblem) -> str | None:
         return None
+
+    def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if problem.compute_dtype.kind in "iu":
+            return exact_integer_run(problem, x, w, self._run_float)
+        return self._run_float(problem, x, w)
+
+    def _run_float(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def _with_limbs(problem: ConvProblem, seconds: float, temporaries: int, detail: str) -> Cost:
+        limbs = integer_limbs(problem)[1]
+        if limbs > 1:
+            seconds *= limbs * limbs
+            detail += f", x{limbs * limbs} for exact {limbs}-limb integers"
+        return Cost(seconds, bytes=int(temporaries), detail=detail)
+
+
+class FFT(TransformAlgorithm):
+    name = "fft"
 
     def cost(self, problem: ConvProblem) -> Cost:
         c = _calibration.constants()
@@ -118,16 +140,7 @@ class FFT:
         seconds += n * g * co * ci * half * c["spectrum_per_element"]
         spectra = (n * g * ci + g * co * ci + n * g * co) * half * 2 * problem.itemsize
         detail = f"{transforms} transforms of {'x'.join(map(str, shape)) or 'scalar'}"
-        limbs = integer_limbs(problem)[1]
-        if limbs > 1:
-            seconds *= limbs * limbs
-            detail += f", x{limbs * limbs} for exact {limbs}-limb integers"
-        return Cost(seconds, bytes=int(spectra), detail=detail)
-
-    def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        if problem.compute_dtype.kind in "iu":
-            return exact_integer_run(problem, x, w, self._run_float)
-        return self._run_float(problem, x, w)
+        return self._with_limbs(problem, seconds, spectra, detail)
 
     def _run_float(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         from scipy import fft as sp_fft

@@ -18,7 +18,7 @@ import numpy as np
 from .. import _calibration
 from ..problem import ConvProblem
 from ._base import Cost, fft_len, fft_seconds
-from .fft import crop_full, dilate_kernel, exact_integer_run, integer_limbs, spectrum_product
+from .fft import TransformAlgorithm, crop_full, dilate_kernel, spectrum_product
 
 
 def block_plan(n: int, kd: int, real: bool) -> tuple[int, int, int]:
@@ -37,12 +37,8 @@ def block_plan(n: int, kd: int, real: bool) -> tuple[int, int, int]:
     return block, length, -(-n // block)
 
 
-class OverlapAdd:
+class OverlapAdd(TransformAlgorithm):
     name = "oa"
-    exact_nonfinite = False
-
-    def supports(self, problem: ConvProblem) -> str | None:
-        return None
 
     def _plans(self, problem: ConvProblem) -> list[tuple[int, int, int]]:
         real = not problem.is_complex
@@ -68,16 +64,7 @@ class OverlapAdd:
         seconds *= 1.0 + 0.5 * (problem.ndim - 1)
         temporaries = blocks * (n * g * (ci + co)) * (points // 2 + 1) * 2 * problem.itemsize
         detail = f"{blocks} blocks, transforms of {'x'.join(map(str, shape))}"
-        limbs = integer_limbs(problem)[1]
-        if limbs > 1:
-            seconds *= limbs * limbs
-            detail += f", x{limbs * limbs} for exact {limbs}-limb integers"
-        return Cost(seconds, bytes=int(temporaries), detail=detail)
-
-    def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        if problem.compute_dtype.kind in "iu":
-            return exact_integer_run(problem, x, w, self._run_float)
-        return self._run_float(problem, x, w)
+        return self._with_limbs(problem, seconds, temporaries, detail)
 
     def _run_float(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         from scipy import fft as sp_fft
