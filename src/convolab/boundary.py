@@ -83,3 +83,28 @@ def extend(x: np.ndarray, pads: Sequence[tuple[int, int]], boundary: str,
     if x.size == 0:
         raise ConvolabError(f"boundary={boundary!r} cannot extend an empty array; use 'fill'")
     return np.pad(x, width, mode=mode)
+
+
+def extend_adjoint(g: np.ndarray, shape: Sequence[int], pads: Sequence[tuple[int, int]],
+                   boundary: str) -> np.ndarray:
+    """The adjoint of :func:`extend`: fold a gradient on the extended array
+    back onto the original ``shape`` (trailing axes), adding every extended
+    sample into the input sample it copies (``fill`` drops the pads).
+
+    >>> extend_adjoint(np.ones(7), (4,), [(2, 1)], 'reflect')
+    array([1., 2., 3., 1.])
+    """
+    lead = g.ndim - len(pads)
+    for i, (lo, hi) in enumerate(pads):
+        axis = lead + i
+        n = shape[lead + i] if len(shape) == g.ndim else shape[i]
+        if boundary == "fill":
+            g = np.take(g, np.arange(lo, lo + n), axis=axis)
+            continue
+        # where each extended sample comes from: numpy.pad of the indices
+        source = np.pad(np.arange(n), (lo, hi), mode=_NUMPY_MODE[boundary])
+        moved = np.moveaxis(g, axis, 0)
+        out = np.zeros((n,) + moved.shape[1:], dtype=g.dtype)
+        np.add.at(out, source, moved)
+        g = np.moveaxis(out, 0, axis)
+    return g

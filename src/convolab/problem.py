@@ -425,3 +425,122 @@ def _value_bound(in1: np.ndarray, in2: np.ndarray, taps: int, fill: float = 0) -
             return 0.0
         return float(max(abs(int(a.max())), abs(int(a.min()))))
     return max(maxabs(in1), float(fill)) * maxabs(in2) * taps
+
+
+# ---------------------------------------------------------------------------
+# constructor for the torch.nn.functional family
+
+#: torch's padding_mode -> convolab's boundary
+PADDING_MODES: dict[str, str] = {"zeros": "fill", "reflect": "reflect",
+                                 "replicate": "nearest", "circular": "wrap"}
+
+
+def _tuple(value: Any, nd: int, name: str, minimum: int) -> tuple[int, ...]:
+    """An int or a sequence of ``nd`` ints, each ``>= minimum``."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != nd:
+            raise ConvolabError(f"{name}={value!r} must be an int or a tuple of {nd} ints")
+        items = tuple(as_int(v, name) for v in value)
+    else:
+        items = (as_int(value, name),) * nd
+    if any(v < minimum for v in items):
+        what = {0: "negative", 1: "non-positive"}[minimum]
+        raise ConvolabError(f"{name}={value!r}: {what} {name} is not supported")
+    return items
+
+
+@dataclass(frozen=True)
+class NNLayout:
+    """torch's layout ``input (N, C_in, *S)``, ``weight (C_out, C_in/groups, *K)``
+    (``input`` may lack the batch axis, as torch allows) onto the core layout."""
+
+    groups: int
+    batched: bool
+
+    def to_core(self, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.batched:
+            x = x[np.newaxis]
+        g = self.groups
+        x = x.reshape((x.shape[0], g, x.shape[1] // g) + x.shape[2:])
+        w = w.reshape((g, w.shape[0] // g) + w.shape[1:])
+        return x, w
+
+    def from_core(self, out: np.ndarray) -> np.ndarray:
+        out = out.reshape((out.shape[0], out.shape[1] * out.shape[2]) + out.shape[3:])
+        return out if self.batched else out[0]
+
+
+def nn_padding(padding: Any, nd: int, kernel: tuple[int, ...], dilation: tuple[int, ...],
+               stride: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """torch's ``padding`` (int, tuple, 'same', 'valid') as per-axis ``(lo, hi)``."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ConvolabError("padding='same' is not supported for strided convolutions "
+                                    f"(stride={stride})")
+            # as torch: the odd extra sample goes at the end
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise not_one_of("padding", padding, ["valid", "same", "an int", "a tuple of ints"])
+    return tuple((p, p) for p in _tuple(padding, nd, "padding", 0))
+
+
+def from_nn(x_shape: tuple[int, ...], w_shape: tuple[int, ...], x_dtype: np.dtype,
+            w_dtype: np.dtype, *, nd: int, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+            groups: Any = 1, padding_mode: str = "zeros", flip: bool = False,
+            name: str = "conv") -> ConvProblem:
+    """Describe a ``torch.nn.functional.conv{nd}d`` call as a :class:`ConvProblem`.
+
+    Raises with torch's wording where torch has one, naming the argument.
+    """
+    if len(x_shape) not in (nd + 1, nd + 2):
+        raise ConvolabError(f"{name}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
+                            f"input, but got input of shape {x_shape}")
+    if len(w_shape) != nd + 2:
+        raise ConvolabError(f"{name}: weight of shape {w_shape} must have {nd + 2} dimensions "
+                            f"(out_channels, in_channels/groups, *kernel)")
+    if x_dtype != w_dtype:
+        raise TypeError(f"{name}: input is {x_dtype} but weight is {w_dtype}; "
+                        f"mixed dtypes are refused, as in torch: cast one of them")
+    check_dtype = np.dtype(x_dtype)
+    if check_dtype.kind not in "biufc":
+        raise TypeError(f"{name}: dtype {check_dtype} cannot be convolved")
+    batched = len(x_shape) == nd + 2
+    full_x = x_shape if batched else (1,) + x_shape
+    groups = as_int(groups, "groups")
+    if groups < 1:
+        raise ConvolabError(f"groups={groups} must be a positive integer")
+    c_in, c_out, kernel = full_x[1], w_shape[0], tuple(w_shape[2:])
+    if c_out % groups:
+        raise ConvolabError(f"{name}: out_channels (weight.shape[0] = {c_out}) must be "
+                            f"divisible by groups={groups}")
+    if c_in != w_shape[1] * groups:
+        raise ConvolabError(f"{name}: given groups={groups}, weight of shape {w_shape}, expected "
+                            f"input {x_shape} to have {w_shape[1] * groups} channels, but got "
+                            f"{c_in} channels instead")
+    stride_t = _tuple(stride, nd, "stride", 1)
+    dilation_t = _tuple(dilation, nd, "dilation", 1)
+    pads = nn_padding(padding, nd, kernel, dilation_t, stride_t)
+    if padding_mode not in PADDING_MODES:
+        raise not_one_of("padding_mode", padding_mode, list(PADDING_MODES))
+    spatial = full_x[2:]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads))
+    extent = tuple(d * (k - 1) + 1 for d, k in zip(dilation_t, kernel))
+    if any(p < e for p, e in zip(padded, extent)) or 0 in kernel:
+        raise ConvolabError(f"{name}: calculated padded input size per channel {padded}, kernel "
+                            f"size {extent} (with dilation): kernel size can't be greater than "
+                            f"actual input size")
+    if 0 in full_x or 0 in w_shape:
+        raise ConvolabError(f"{name}: empty input {x_shape} or weight {w_shape}")
+    out_dtype = np.dtype(x_dtype)
+    compute = compute_dtype_for(out_dtype)
+    x_core = (full_x[0], groups, c_in // groups) + spatial
+    w_core = (groups, c_out // groups, w_shape[1]) + kernel
+    return ConvProblem(x_shape=x_core, w_shape=w_core, out_dtype=out_dtype, compute_dtype=compute,
+                       pad=pads, boundary=PADDING_MODES[padding_mode], fillvalue=0,
+                       stride=stride_t, dilation=dilation_t, flip=flip, conj=False,
+                       nan_policy="propagate", value_bound=0.0,
+                       layout=NNLayout(groups=groups, batched=batched),
+                       label=f"{name}(input {x_shape} {out_dtype}, weight {w_shape})")
