@@ -187,11 +187,6 @@ def test_object_arrays_transposed(bad):
         cf.conv_transpose2d(_x(1, 1, 3, 3), bad)
 
 
-def test_nested_lists_are_accepted_like_arrays_but_ragged_are_not():
-    with pytest.raises((TypeError, ValueError)):
-        cf.conv1d([[[1.0, 2.0, 3.0], [1.0]]], [[[1.0]]])
-
-
 # ---------------------------------------------------------------------------
 # nn.grad
 

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, float] = {
     "numpy_correlate_per_mac": 0.14e-9,
     # one numpy elementwise multiply-add pass: seconds per element
     "numpy_per_element": 1.6e-9,
+    # channel contraction per kernel tap (numpy.einsum): seconds per multiply-add
+    "einsum_per_mac": 0.25e-9,
     # fixed cost of one numpy call on a small array
     "numpy_call_overhead": 4e-6,
     # fixed cost of one call into a compiled routine (ndimage, fft)

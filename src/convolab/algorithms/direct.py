@@ -53,12 +53,13 @@ class Direct:
             return Cost(seconds, bytes=padded_points * problem.itemsize,
                         detail=f"compiled sliding window, {problem.macs:.3g} multiply-adds")
         taps = problem.kernel_taps
-        per_tap = (out_points * problem.in_channels * c["numpy_per_element"]
-                   * max(1.0, problem.itemsize / 8))
         if problem.in_channels > 1 or problem.out_channels > 1:
-            per_tap *= 2
+            # each tap contracts the channels (einsum): a small matrix product
+            per_tap = out_points * problem.in_channels * c["einsum_per_mac"]
+        else:
+            per_tap = out_points * c["numpy_per_element"] * max(1.0, problem.itemsize / 8)
         seconds = taps * (per_tap + c["numpy_call_overhead"])
-        return Cost(seconds, bytes=2 * out_points * problem.itemsize * max(1, problem.in_channels),
+        return Cost(seconds, bytes=2 * out_points * problem.itemsize,
                     detail=f"{taps} numpy passes over the output")
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:

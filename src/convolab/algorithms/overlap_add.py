@@ -63,7 +63,7 @@ class OverlapAdd(TransformAlgorithm):
         # large transform (measured: about 1.5x per extra axis)
         seconds *= 1.0 + 0.5 * (problem.ndim - 1)
         temporaries = blocks * (n * g * (ci + co)) * (points // 2 + 1) * 2 * problem.itemsize
-        detail = f"{blocks} blocks, transforms of {'x'.join(map(str, shape))}"
+        detail = f"{blocks} block{'s' if blocks > 1 else ''}, transforms of {'x'.join(map(str, shape))}"
         return self._with_limbs(problem, seconds, temporaries, detail)
 
     def _run_float(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from ..errors import ConvolabError
 from ..problem import ConvProblem, _tuple, compute_dtype_for, from_nn
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d"]
+           "conv_transpose3d", "plan"]
 
 
 def _array(a: Any, name: str) -> np.ndarray:
@@ -158,6 +158,37 @@ def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     (1, 3, 3, 3, 3)
     """
     return _conv(3, input, weight, bias, stride, padding, dilation, groups, padding_mode, method, flip)
+
+
+def plan(input: Any, weight: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+         groups: int = 1, *, padding_mode: str = "zeros", method: str = "auto") -> planner.Plan:
+    """The planner's decision for a ``conv{1,2,3}d`` layer, without running it.
+
+    The dimension comes from ``weight`` (``weight.ndim - 2``).  ``print`` the
+    plan for the explanation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convolab.nn.functional import plan
+    >>> p = plan(np.zeros((8, 64, 56, 56), np.float32), np.zeros((256, 1, 13, 13), np.float32)[:64],
+    ...          padding='same', groups=64)
+    >>> p.method
+    'fft'
+    >>> print(p)                                   # doctest: +ELLIPSIS
+    convolab plan for conv2d(input (8, 64, 56, 56) float32, weight (64, 1, 13, 13))
+      problem: correlation of x(8, 64, 1, 56, 56) with w(64, 1, 1, 13, 13) -> out(8, 64, 1, 56, 56), ...
+    ...
+      choice: fft (least estimated time)
+    """
+    x, w = _array(input, "input"), _array(weight, "weight")
+    nd = w.ndim - 2
+    if nd not in (1, 2, 3):
+        raise ConvolabError(f"weight of shape {w.shape} must have 3, 4 or 5 dimensions")
+    problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=nd, stride=stride, padding=padding,
+                      dilation=dilation, groups=groups, padding_mode=padding_mode,
+                      name=f"conv{nd}d")
+    return planner.plan(_with_bound(problem, x, w), method)
 
 
 # ---------------------------------------------------------------------------
