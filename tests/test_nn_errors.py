@@ -234,15 +234,11 @@ def test_grad_errors_name_the_argument(call, error, match):
 # --- bugs: each test states what torch does and what convolab should do
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: conv{n}d_weight does not validate padding_mode; "
-                   "an unknown one raises a bare KeyError('bogus') instead of ConvolabError")
 def test_grad_weight_unknown_padding_mode():
     with pytest.raises(ConvolabError, match="padding_mode"):
         cg.conv2d_weight(GX, GW.shape, GY, groups=2, padding=1, padding_mode="bogus")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: conv{n}d_input does not check groups against the "
-                   "channels; numpy's 'cannot reshape array' ValueError escapes, naming nothing")
 @pytest.mark.parametrize("weight, grad_output, groups", [
     (_x(3, 2, 3, 3), _x(1, 3, 3, 3), 2),      # out channels 3 not divisible by groups 2
     (_x(2, 2, 3, 3), _x(1, 2, 3, 3), 3),      # groups 3 does not divide 2 out channels
@@ -253,16 +249,11 @@ def test_grad_input_groups_checked(weight, grad_output, groups):
         cg.conv2d_input((1, 4, 5, 5), weight, grad_output, groups=groups)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: conv{n}d_input(groups=0) raises ZeroDivisionError "
-                   "instead of ConvolabError naming groups")
 def test_grad_input_groups_zero():
     with pytest.raises(ConvolabError, match="groups"):
         cg.conv2d_input(GX.shape, GW, GY, groups=0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: conv{n}d_input accepts a grad_output whose spatial "
-                   "shape is not the layer's output shape and returns a silently wrong result "
-                   "(torch raises 'Expected ... tensor.size[2] == 3')")
 @pytest.mark.parametrize("input_size, grad_output", [
     ((1, 4, 5, 5), _x(1, 2, 4, 4)),           # layer output is 3x3
     ((1, 4, 2, 2), _x(1, 2, 3, 3)),           # kernel 3x3 does not even fit a 2x2 input
@@ -272,9 +263,6 @@ def test_grad_input_checks_grad_output_shape(input_size, grad_output):
         cg.conv2d_input(input_size, GW, grad_output, groups=2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: conv{n}d_weight with a grad_output or weight_size "
-                   "that does not fit the layer raises numpy's 'cannot reshape array' ValueError "
-                   "instead of a ConvolabError naming the argument")
 @pytest.mark.parametrize("weight_size, grad_output", [
     (GW.shape, _x(1, 2, 4, 4)),               # layer output is 3x3
     ((2, 2, 6, 6), _x(1, 2, 3, 3)),           # kernel larger than the input
@@ -284,16 +272,13 @@ def test_grad_weight_checks_shapes(weight_size, grad_output):
         cg.conv2d_weight(GX, weight_size, grad_output, groups=2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: conv{n}d_input accepts weight and grad_output of "
-                   "different dtypes (float32 / float64) silently; conv{n}d, conv_transpose{n}d and "
-                   "conv{n}d_weight refuse mixed dtypes with TypeError, as torch does")
 def test_grad_input_mixed_dtypes():
     with pytest.raises(TypeError, match="float32|float64|dtype"):
         cg.conv2d_input(GX.shape, GW.astype(np.float32), GY, groups=2)
 
 
 def test_torch_refuses_the_buggy_grad_calls():
-    """The calls in the xfail tests above are invalid for torch.nn.grad too."""
+    """The calls in the tests above are invalid for torch.nn.grad too."""
     torch = pytest.importorskip("torch")
     t = torch.from_numpy
     tg = torch.nn.grad

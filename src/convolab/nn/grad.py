@@ -26,7 +26,7 @@ import numpy as np
 
 from ..boundary import extend_adjoint
 from ..errors import ConvolabError
-from ..problem import PADDING_MODES, ConvProblem, _tuple, compute_dtype_for, nn_padding
+from ..problem import PADDING_MODES, ConvProblem, _tuple, compute_dtype_for, from_nn, nn_padding
 from .functional import _array, run_core, transposed
 
 __all__ = ["conv1d_input", "conv2d_input", "conv3d_input", "conv1d_weight", "conv2d_weight",
@@ -40,6 +40,22 @@ def _shape(size: Any, name: str) -> tuple[int, ...]:
         raise TypeError(f"{name}={size!r} must be a sequence of ints") from None
 
 
+def _check_layer(name: str, nd: int, x_shape: tuple, w_shape: tuple, gy: np.ndarray,
+                 x_dtype: np.dtype, w_dtype: np.dtype, stride: Any, padding: Any, dilation: Any,
+                 groups: Any, padding_mode: str) -> None:
+    """Check the layer's arguments as the forward pass does, and that
+    ``grad_output`` has the shape of the layer's output."""
+    forward = from_nn(tuple(x_shape), tuple(w_shape), x_dtype, w_dtype, nd=nd, stride=stride,
+                      padding=padding, dilation=dilation, groups=groups,
+                      padding_mode=padding_mode, name=name)
+    expected = (forward.batch, forward.groups * forward.out_channels) + forward.spatial_out
+    if not forward.layout.batched:
+        expected = expected[1:]
+    if gy.shape != expected:
+        raise ConvolabError(f"{name}: grad_output of shape {gy.shape} does not match the layer's "
+                            f"output shape {expected}")
+
+
 def _input_grad(nd: int, input_size: Any, weight: Any, grad_output: Any, stride: Any, padding: Any,
                 dilation: Any, groups: int, padding_mode: str, method: str, flip: bool) -> np.ndarray:
     name = f"conv{nd}d_input"
@@ -48,6 +64,8 @@ def _input_grad(nd: int, input_size: Any, weight: Any, grad_output: Any, stride:
     if len(size) not in (nd + 1, nd + 2) or w.ndim != nd + 2 or gy.ndim != len(size):
         raise ConvolabError(f"{name}: input_size {size}, weight {w.shape} and grad_output "
                             f"{gy.shape} do not describe a {nd}-D layer")
+    _check_layer(name, nd, size, w.shape, gy, gy.dtype, w.dtype, stride, padding, dilation,
+                 groups, padding_mode)
     batched = len(size) == nd + 2
     if not batched:
         gy = gy[np.newaxis]
@@ -55,8 +73,6 @@ def _input_grad(nd: int, input_size: Any, weight: Any, grad_output: Any, stride:
     dilation_t = _tuple(dilation, nd, "dilation", 1)
     kernel = w.shape[2:]
     pads = nn_padding(padding, nd, kernel, dilation_t, stride_t)
-    if padding_mode not in PADDING_MODES:
-        raise ConvolabError(f"padding_mode={padding_mode!r} is not one of {list(PADDING_MODES)}")
     if flip:
         w = np.flip(w, axis=tuple(range(2, 2 + nd)))
     spatial = size[-nd:]
@@ -83,6 +99,8 @@ def _weight_grad(nd: int, input: Any, weight_size: Any, grad_output: Any, stride
                             f"{gy.shape} do not describe a {nd}-D layer")
     if x.dtype != gy.dtype:
         raise TypeError(f"{name}: input is {x.dtype} but grad_output is {gy.dtype}")
+    _check_layer(name, nd, x.shape, wsize, gy, x.dtype, x.dtype, stride, padding, dilation,
+                 groups, padding_mode)
     if x.ndim == nd + 1:
         x, gy = x[np.newaxis], gy[np.newaxis]
     n, c_in = x.shape[:2]
