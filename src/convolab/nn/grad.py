@@ -141,52 +141,31 @@ def bias_grad(grad_output: Any) -> np.ndarray:
     return gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
 
 
-def _doc(kind: str, nd: int) -> str:
-    if kind == "input":
-        return (f"Gradient of ``conv{nd}d`` with respect to its input (``torch.nn.grad.conv{nd}d_input``).\n\n"
-                "A transposed convolution of ``grad_output`` with ``weight``: the full convolution\n"
-                "with the kernel rotated 180 degrees.  Keyword-only: ``padding_mode``, ``method``, ``flip``.\n")
-    return (f"Gradient of ``conv{nd}d`` with respect to its weight (``torch.nn.grad.conv{nd}d_weight``).\n\n"
-            "A correlation of the (extended) input with ``grad_output``, summed over the batch.\n"
-            "Keyword-only: ``padding_mode``, ``method``, ``flip``.\n")
+def _input_function(nd: int):
+    def conv_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
+                   padding_mode="zeros", method="auto", flip=False):
+        return _input_grad(nd, input_size, weight, grad_output, stride, padding, dilation, groups,
+                           padding_mode, method, flip)
+    conv_input.__name__ = conv_input.__qualname__ = f"conv{nd}d_input"
+    conv_input.__doc__ = (
+        f"Gradient of ``conv{nd}d`` with respect to its input (``torch.nn.grad.conv{nd}d_input``).\n\n"
+        "A transposed convolution of ``grad_output`` with ``weight``: the full convolution\n"
+        "with the kernel rotated 180 degrees.  Keyword-only: ``padding_mode``, ``method``, ``flip``.\n")
+    return conv_input
 
 
-def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
-                 padding_mode="zeros", method="auto", flip=False):
-    return _input_grad(1, input_size, weight, grad_output, stride, padding, dilation, groups,
-                       padding_mode, method, flip)
+def _weight_function(nd: int):
+    def conv_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
+                    padding_mode="zeros", method="auto", flip=False):
+        return _weight_grad(nd, input, weight_size, grad_output, stride, padding, dilation, groups,
+                            padding_mode, method, flip)
+    conv_weight.__name__ = conv_weight.__qualname__ = f"conv{nd}d_weight"
+    conv_weight.__doc__ = (
+        f"Gradient of ``conv{nd}d`` with respect to its weight (``torch.nn.grad.conv{nd}d_weight``).\n\n"
+        "A correlation of the (extended) input with ``grad_output``, summed over the batch.\n"
+        "Keyword-only: ``padding_mode``, ``method``, ``flip``.\n")
+    return conv_weight
 
 
-def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
-                 padding_mode="zeros", method="auto", flip=False):
-    return _input_grad(2, input_size, weight, grad_output, stride, padding, dilation, groups,
-                       padding_mode, method, flip)
-
-
-def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
-                 padding_mode="zeros", method="auto", flip=False):
-    return _input_grad(3, input_size, weight, grad_output, stride, padding, dilation, groups,
-                       padding_mode, method, flip)
-
-
-def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
-                  padding_mode="zeros", method="auto", flip=False):
-    return _weight_grad(1, input, weight_size, grad_output, stride, padding, dilation, groups,
-                        padding_mode, method, flip)
-
-
-def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
-                  padding_mode="zeros", method="auto", flip=False):
-    return _weight_grad(2, input, weight_size, grad_output, stride, padding, dilation, groups,
-                        padding_mode, method, flip)
-
-
-def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
-                  padding_mode="zeros", method="auto", flip=False):
-    return _weight_grad(3, input, weight_size, grad_output, stride, padding, dilation, groups,
-                        padding_mode, method, flip)
-
-
-for _nd in (1, 2, 3):
-    globals()[f"conv{_nd}d_input"].__doc__ = _doc("input", _nd)
-    globals()[f"conv{_nd}d_weight"].__doc__ = _doc("weight", _nd)
+conv1d_input, conv2d_input, conv3d_input = (_input_function(nd) for nd in (1, 2, 3))
+conv1d_weight, conv2d_weight, conv3d_weight = (_weight_function(nd) for nd in (1, 2, 3))
