@@ -15,6 +15,10 @@ from __future__ import annotations
 DEFAULTS: dict[str, float] = {
     # scipy.ndimage.correlate: seconds per multiply-add (compiled direct loop)
     "ndimage_per_mac": 0.55e-9,
+    # compiled direct loop (numba, 2 threads), float32: seconds per multiply-add
+    "compiled_per_mac": 0.05e-9,
+    # fixed cost of one call into the compiled loop (dispatch, thread start)
+    "compiled_overhead": 20e-6,
     # numpy.correlate (1-D): seconds per multiply-add
     "numpy_correlate_per_mac": 0.14e-9,
     # one numpy elementwise multiply-add pass: seconds per element

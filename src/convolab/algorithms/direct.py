@@ -1,10 +1,13 @@
 """The direct algorithm: slide the kernel, sum the element-wise products.
 
 This is the definition of (cross-)correlation read literally, as in seed 001's
-four nested loops.  Two implementations, one rule:
+four nested loops.  Several implementations of one rule:
 
-* real float32/float64 problems with one channel, stride 1 and dilation 1 run
-  through :func:`scipy.ndimage.correlate`, a compiled sliding window;
+* one channel in and out (the signal API, depthwise layers), stride 1, float
+  or complex: a compiled, multithreaded loop (:mod:`._compiled`, numba);
+* without numba, real float32/float64 problems with one channel, stride 1 and
+  dilation 1 run through :func:`scipy.ndimage.correlate` or, for a few 1-D
+  rows, :func:`numpy.correlate`;
 * everything else (integers, complex, channels, stride, dilation) loops over
   the kernel taps in numpy: for each tap, the input shifted by that tap times
   the tap's weight is added to the output.  ``k`` passes over the output, each
@@ -40,6 +43,12 @@ class Direct:
     def cost(self, problem: ConvProblem) -> Cost:
         c = _calibration.constants()
         out_points = math.prod(problem.out_shape)
+        if _uses_compiled(problem):
+            # vector width halves with each doubling of the item size
+            scale = problem.itemsize / 4
+            return Cost(problem.macs * c["compiled_per_mac"] * scale + c["compiled_overhead"],
+                        bytes=problem.batch * problem.groups * math.prod(problem.padded_in) * problem.itemsize,
+                        detail=f"compiled multithreaded sliding window, {problem.macs:.3g} multiply-adds")
         if _uses_numpy_1d(problem):
             rows = problem.batch * problem.groups
             return Cost(problem.macs * c["numpy_correlate_per_mac"] + rows * c["numpy_call_overhead"],
@@ -64,6 +73,8 @@ class Direct:
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         xp = zero_extend(problem, x)
+        if _uses_compiled(problem):
+            return _run_compiled(problem, xp, w)
         if _uses_numpy_1d(problem):
             return _run_numpy_1d(problem, xp, w)
         if _uses_ndimage(problem) and _ndimage_exact(xp, w):
@@ -86,6 +97,25 @@ def _ndimage_exact(xp: np.ndarray, w: np.ndarray) -> bool:
     if ((magnitude <= np.finfo(np.float64).eps) & (magnitude > 0)).any():
         return False
     return not (magnitude == 0).any() or bool(np.isfinite(xp).all())
+
+
+def _uses_compiled(problem: ConvProblem) -> bool:
+    """One channel in and out (signal API, depthwise layers), stride 1, 1-3 axes,
+    float or complex: the compiled loop of :mod:`._compiled`."""
+    from . import _compiled
+    return (problem.in_channels == 1 and problem.out_channels == 1 and 1 <= problem.ndim <= 3
+            and all(s == 1 for s in problem.strides)
+            and problem.compute_dtype in (np.float32, np.float64, np.complex64, np.complex128)
+            and _compiled.available())
+
+
+def _run_compiled(problem: ConvProblem, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
+    from . import _compiled
+    n, g = problem.batch, problem.groups
+    x_rows = xp.reshape((n * g,) + xp.shape[3:])
+    kernels = w.reshape((g,) + problem.kernel_spatial)
+    out = _compiled.correlate(x_rows, kernels, problem.dilations, (n * g,) + problem.spatial_out)
+    return out.reshape(problem.out_shape)
 
 
 def _uses_numpy_1d(problem: ConvProblem) -> bool:

@@ -171,13 +171,13 @@ def plan(input: Any, weight: Any, stride: Any = 1, padding: Any = 0, dilation: A
     --------
     >>> import numpy as np
     >>> from convolab.nn.functional import plan
-    >>> p = plan(np.zeros((8, 64, 56, 56), np.float32), np.zeros((256, 1, 13, 13), np.float32)[:64],
+    >>> p = plan(np.zeros((8, 64, 56, 56), np.float32), np.zeros((64, 1, 31, 31), np.float32),
     ...          padding='same', groups=64)
     >>> p.method
     'fft'
     >>> print(p)                                   # doctest: +ELLIPSIS
-    convolab plan for conv2d(input (8, 64, 56, 56) float32, weight (64, 1, 13, 13))
-      problem: correlation of x(8, 64, 1, 56, 56) with w(64, 1, 1, 13, 13) -> out(8, 64, 1, 56, 56), ...
+    convolab plan for conv2d(input (8, 64, 56, 56) float32, weight (64, 1, 31, 31))
+      problem: correlation of x(8, 64, 1, 56, 56) with w(64, 1, 1, 31, 31) -> out(8, 64, 1, 56, 56), ...
     ...
       choice: fft (least estimated time)
     """
