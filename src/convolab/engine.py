@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from .algorithms import ALGORITHMS, Algorithm
+from .algorithms._base import execution
 from .boundary import extend
 from .errors import ConvolabError, ConvolabWarning, user_stacklevel
 from .problem import ConvProblem
@@ -54,12 +55,21 @@ def prepare(problem: ConvProblem, x: np.ndarray, w: np.ndarray
     return core, x, w
 
 
-def execute(problem: ConvProblem, x: np.ndarray, w: np.ndarray, algorithm: Algorithm | str
-            ) -> np.ndarray:
+def execute(problem: ConvProblem, x: np.ndarray, w: np.ndarray, algorithm: Algorithm | str,
+            *, workers: int | None = None, kernel_cache: dict | None = None) -> np.ndarray:
     """Compute ``problem`` on core-layout operands with ``algorithm``.
 
-    Returns the core-layout output in ``problem.out_dtype``.
+    ``workers`` sets the threads of the FFT methods (default: every core);
+    ``kernel_cache`` (a dict kept with a bound kernel) lets them reuse the
+    kernel's spectrum across calls.  Returns the core-layout output in
+    ``problem.out_dtype``.
     """
+    with execution(workers=workers, kernel_cache=kernel_cache):
+        return _execute(problem, x, w, algorithm)
+
+
+def _execute(problem: ConvProblem, x: np.ndarray, w: np.ndarray, algorithm: Algorithm | str
+             ) -> np.ndarray:
     if isinstance(algorithm, str):
         algorithm = ALGORITHMS[algorithm]
     if problem.nan_policy == "raise":

@@ -80,12 +80,29 @@ class Plan:
     def temporary_bytes(self) -> int:
         return next(c.bytes for c in self.candidates if c.name == self.method)
 
-    def __call__(self, in1: Any, in2: Any) -> np.ndarray:
+    def __call__(self, in1: Any, in2: Any, *, workers: int | None = None) -> np.ndarray:
         """Run this plan on new inputs of the same shapes and dtypes."""
         if self.runner is None:
             raise ConvolabError("this plan is not bound to an entry point; "
                                 "use convolab.plan(in1, in2, ...) to get a runnable plan")
-        return self.runner(in1, in2, self)
+        return self.runner(in1, in2, self, workers=workers)
+
+    def bind_kernel(self, in2: Any) -> "BoundPlan":
+        """Fix the kernel: the returned callable takes ``in1`` only and the FFT
+        methods transform the kernel once, on the first call, and reuse its
+        spectrum on every later call.
+
+        >>> import numpy as np, convolab
+        >>> kernel = np.ones((15, 15)) / 225
+        >>> smooth = convolab.plan(np.zeros((256, 256)), kernel, mode='same', method='fft').bind_kernel(kernel)
+        >>> frames = [np.full((256, 256), v) for v in (1.0, 2.0)]
+        >>> [round(float(smooth(f)[128, 128]), 12) for f in frames]
+        [1.0, 2.0]
+        """
+        if self.runner is None:
+            raise ConvolabError("this plan is not bound to an entry point; "
+                                "use convolab.plan(in1, in2, ...) to get a runnable plan")
+        return BoundPlan(self, np.array(in2, copy=True))
 
     def __str__(self) -> str:
         lines = []
@@ -109,6 +126,22 @@ class Plan:
 
     def __repr__(self) -> str:
         return f"Plan(method={self.method!r}, problem={self.problem.describe()!r})"
+
+
+@dataclass
+class BoundPlan:
+    """A plan with its kernel fixed; call it with ``in1`` (see :meth:`Plan.bind_kernel`)."""
+
+    plan: Plan
+    kernel: np.ndarray
+    cache: dict = field(default_factory=dict, repr=False)   # the kernel's spectra
+
+    def __call__(self, in1: Any, *, workers: int | None = None) -> np.ndarray:
+        return self.plan.runner(in1, self.kernel, self.plan, workers=workers,
+                                kernel_cache=self.cache)
+
+    def __str__(self) -> str:
+        return str(self.plan)
 
 
 def _seconds(t: float) -> str:

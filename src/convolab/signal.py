@@ -15,6 +15,9 @@ keyword-only and available on every function:
 ``nan_policy=``
     ``'propagate'`` (default): a NaN spreads over exactly the outputs whose
     window holds it, whatever the algorithm; ``'raise'``.
+``workers=``
+    threads for the FFT methods (default every core; negative counts as in
+    :mod:`scipy.fft`).
 
 Differences from scipy.signal, on purpose:
 
@@ -62,16 +65,30 @@ def _describe(name: str, in1: np.ndarray, in2: np.ndarray, mode: str, *, flip: b
         raise ConvolabError(f"{err} [in {label}]") from None
 
 
-def _run(problem: ConvProblem, in1: np.ndarray, in2: np.ndarray, method: str) -> np.ndarray:
+def _run(problem: ConvProblem, in1: np.ndarray, in2: np.ndarray, method: str,
+         workers: Any = None) -> np.ndarray:
     chosen = planner.plan(problem, method)
-    return _execute(in1, in2, chosen)
+    return _execute(in1, in2, chosen, workers=workers)
 
 
-def _execute(in1: np.ndarray, in2: np.ndarray, chosen: planner.Plan) -> np.ndarray:
+def _execute(in1: np.ndarray, in2: np.ndarray, chosen: planner.Plan, *, workers: Any = None,
+             kernel_cache: dict | None = None) -> np.ndarray:
     problem = chosen.problem
     x, w = problem.layout.to_core(in1, in2)
-    out = engine.execute(problem, x, w, chosen.method)
+    out = engine.execute(problem, x, w, chosen.method, workers=_check_workers(workers),
+                         kernel_cache=kernel_cache)
     return problem.layout.from_core(out)
+
+
+def _check_workers(workers: Any) -> int | None:
+    """``workers``: None (every core), a positive count, or negative as in
+    scipy.fft (-1: every core, -2: all but one...)."""
+    if workers is None:
+        return None
+    n = as_int(workers, "workers")
+    if n == 0:
+        raise ConvolabError("workers=0 is not allowed: use a positive count, or -1 for every core")
+    return n
 
 
 def _arrays(in1: Any, in2: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +125,8 @@ def _fft_dtype(in1: np.ndarray, in2: np.ndarray) -> np.dtype:
 
 
 def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, axes: Any,
-        boundary: Any, fillvalue: Any, nan_policy: Any, fft_family: bool = False) -> np.ndarray:
+        boundary: Any, fillvalue: Any, nan_policy: Any, fft_family: bool = False,
+        workers: Any = None) -> np.ndarray:
     in1, in2 = _arrays(in1, in2)
     if in1.ndim == in2.ndim == 0:
         return in1 * (np.conj(in2) if not flip else in2)
@@ -126,7 +144,7 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
         problem = _describe(name, in1, in2, mode, flip=flip, out_dtype=np.result_type(in1, in2),
                             axes=axes, boundary=boundary, fillvalue=fillvalue,
                             nan_policy=nan_policy, broadcast_length_one=True)
-    return _run(problem, in1, in2, method)
+    return _run(problem, in1, in2, method, workers)
 
 
 # ---------------------------------------------------------------------------
@@ -141,7 +159,8 @@ _MODE_DOC = """mode : {'full', 'valid', 'same'}, optional
 
 
 def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, axes: Any = None,
-             boundary: str = "fill", fillvalue: Any = 0, nan_policy: str = "propagate") -> np.ndarray:
+             boundary: str = "fill", fillvalue: Any = 0, nan_policy: str = "propagate",
+             workers: Any = None) -> np.ndarray:
     """Convolve two N-dimensional arrays (``scipy.signal.convolve``).
 
     ``out[n] = sum_k in1[k] * in2[n - k]``: the kernel is reversed as it
@@ -174,6 +193,8 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
     nan_policy : {'propagate', 'raise'}, optional, keyword-only
         ``'propagate'``: NaN reaches exactly the outputs whose window holds it,
         whatever the method.  ``'raise'``: raise if an input holds NaN.
+    workers : int, optional, keyword-only
+        Threads for the FFT methods (default: every core).
 
     Returns
     -------
@@ -197,11 +218,12 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
     array([5, 3, 6, 9, 7])
     """
     return _nd("convolve", in1, in2, mode, method, flip=True, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy)
+               fillvalue=fillvalue, nan_policy=nan_policy, workers=workers)
 
 
 def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, axes: Any = None,
-              boundary: str = "fill", fillvalue: Any = 0, nan_policy: str = "propagate") -> np.ndarray:
+              boundary: str = "fill", fillvalue: Any = 0, nan_policy: str = "propagate",
+              workers: Any = None) -> np.ndarray:
     """Cross-correlate two N-dimensional arrays (``scipy.signal.correlate``).
 
     ``out[k] = sum_l in1[l + k] * conj(in2[l])``: the kernel slides without
@@ -220,12 +242,12 @@ def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, a
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
     return _nd("correlate", in1, in2, mode, method, flip=False, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy)
+               fillvalue=fillvalue, nan_policy=nan_policy, workers=workers)
 
 
 def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
                 boundary: str = "fill", fillvalue: Any = 0,
-                nan_policy: str = "propagate") -> np.ndarray:
+                nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
     """Convolve two N-dimensional arrays by FFT (``scipy.signal.fftconvolve``).
 
     Always the FFT algorithm (the convolution theorem); integers give
@@ -240,12 +262,12 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     array([1., 3., 5., 3.])
     """
     return _nd("fftconvolve", in1, in2, mode, "fft", flip=True, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True)
+               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers)
 
 
 def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
                boundary: str = "fill", fillvalue: Any = 0,
-               nan_policy: str = "propagate") -> np.ndarray:
+               nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
     """Convolve two N-dimensional arrays by overlap-add (``scipy.signal.oaconvolve``).
 
     The input is cut into blocks, each block convolved by FFT and the
@@ -259,7 +281,7 @@ def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     array([1., 3., 5., 7., 9.])
     """
     return _nd("oaconvolve", in1, in2, mode, "oa", flip=True, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True)
+               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers)
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +289,7 @@ def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
 
 
 def _two_d(name: str, in1: Any, in2: Any, mode: str, boundary: Any, fillvalue: Any, *,
-           flip: bool, method: str, axes: Any, nan_policy: str) -> np.ndarray:
+           flip: bool, method: str, axes: Any, nan_policy: str, workers: Any = None) -> np.ndarray:
     in1, in2 = _arrays(in1, in2)
     if axes is None:
         if not in1.ndim == in2.ndim == 2:
@@ -289,7 +311,7 @@ def _two_d(name: str, in1: Any, in2: Any, mode: str, boundary: Any, fillvalue: A
     problem = _describe(name, in1, in2, mode, flip=flip, out_dtype=np.result_type(in1, in2),
                         axes=axes, boundary=boundary, fillvalue=fillvalue, nan_policy=nan_policy,
                         same_rule=same_rule)
-    out = _run(problem, in1, in2, method)
+    out = _run(problem, in1, in2, method, workers)
     if not flip and mode == "valid" and out.dtype.kind == "c" \
             and any(in1.shape[a] < in2.shape[a] for a in problem.layout.axes):
         # scipy's correlate2d swaps the inputs without conjugating back
@@ -299,7 +321,7 @@ def _two_d(name: str, in1: Any, in2: Any, mode: str, boundary: Any, fillvalue: A
 
 def convolve2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", fillvalue: Any = 0,
                *, method: str = "auto", axes: Any = None,
-               nan_policy: str = "propagate") -> np.ndarray:
+               nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
     """Convolve two 2-D arrays (``scipy.signal.convolve2d``).
 
     Parameters are scipy's; ``boundary`` is ``'fill'``, ``'wrap'``, ``'symm'``
@@ -320,12 +342,12 @@ def convolve2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", f
            [2, 3, 4]])
     """
     return _two_d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True,
-                  method=method, axes=axes, nan_policy=nan_policy)
+                  method=method, axes=axes, nan_policy=nan_policy, workers=workers)
 
 
 def correlate2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", fillvalue: Any = 0,
                 *, method: str = "auto", axes: Any = None,
-                nan_policy: str = "propagate") -> np.ndarray:
+                nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
     """Cross-correlate two 2-D arrays (``scipy.signal.correlate2d``).
 
     Note (scipy's own behaviour, kept for compatibility): in ``same`` mode an
@@ -343,7 +365,7 @@ def correlate2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", 
            [0, 0, 0]])
     """
     return _two_d("correlate2d", in1, in2, mode, boundary, fillvalue, flip=False,
-                  method=method, axes=axes, nan_policy=nan_policy)
+                  method=method, axes=axes, nan_policy=nan_policy, workers=workers)
 
 
 # ---------------------------------------------------------------------------
@@ -397,13 +419,14 @@ def plan(in1: Any, in2: Any, mode: str = "full", *, op: str = "convolve", method
 
 def _runner(shape1: tuple, shape2: tuple, dtype1: np.dtype, dtype2: np.dtype):
     """A function that runs a plan on new inputs of the planned shapes and dtypes."""
-    def run(in1: Any, in2: Any, bound: planner.Plan) -> np.ndarray:
+    def run(in1: Any, in2: Any, bound: planner.Plan, *, workers: Any = None,
+            kernel_cache: dict | None = None) -> np.ndarray:
         a, b = _arrays(in1, in2)
         if (a.shape, b.shape, a.dtype, b.dtype) != (shape1, shape2, dtype1, dtype2):
             raise ConvolabError(
                 f"this plan was made for in1 {shape1} {dtype1} and in2 {shape2} {dtype2}; "
                 f"got in1 {a.shape} {a.dtype} and in2 {b.shape} {b.dtype}")
-        return _execute(a, b, bound)
+        return _execute(a, b, bound, workers=workers, kernel_cache=kernel_cache)
     return run
 
 

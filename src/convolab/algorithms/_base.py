@@ -18,9 +18,12 @@ An algorithm is a small object with
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -90,3 +93,50 @@ def fft_seconds(shape: tuple[int, ...], count: int, constants: dict, *, calls: i
     size = math.prod(shape)
     per_point = constants["fft_per_point_log"] * (0.6 if single else 1.0)
     return count * per_point * size * math.log2(max(size, 2)) + calls * constants["fft_overhead"]
+
+
+# ---------------------------------------------------------------------------
+# execution settings shared by the transform algorithms
+
+#: threads for scipy.fft (None: every core)
+_WORKERS: contextvars.ContextVar[int | None] = contextvars.ContextVar("workers", default=None)
+#: spectra of a bound kernel, reused across calls (None: no reuse)
+_KERNEL_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("kernel_cache", default=None)
+
+
+@contextlib.contextmanager
+def execution(workers: int | None = None, kernel_cache: dict | None = None) -> Iterator[None]:
+    """Set the FFT worker count and the kernel-spectrum cache for a run."""
+    t1 = _WORKERS.set(workers)
+    t2 = _KERNEL_CACHE.set(kernel_cache)
+    try:
+        yield
+    finally:
+        _WORKERS.reset(t1)
+        _KERNEL_CACHE.reset(t2)
+
+
+def fft_workers() -> int:
+    """Threads for the transforms: the ``workers=`` in force, else every core."""
+    workers = _WORKERS.get()
+    return workers if workers is not None else (os.cpu_count() or 1)
+
+
+def kernel_spectrum(key: Any, compute: Callable[[], Any]) -> Any:
+    """The kernel's transform, from the bound kernel's cache when there is one."""
+    cache = _KERNEL_CACHE.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+@contextlib.contextmanager
+def no_kernel_cache() -> Iterator[None]:
+    """Disable spectrum reuse (for runs whose kernel changes between calls)."""
+    token = _KERNEL_CACHE.set(None)
+    try:
+        yield
+    finally:
+        _KERNEL_CACHE.reset(token)

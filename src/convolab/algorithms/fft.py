@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _calibration
 from ..problem import ConvProblem
-from ._base import Cost, fft_len, fft_seconds
+from ._base import Cost, fft_len, fft_seconds, fft_workers, kernel_spectrum, no_kernel_cache
 
 
 def dilate_kernel(w: np.ndarray, dilation: tuple[int, ...]) -> np.ndarray:
@@ -152,9 +152,11 @@ class FFT(TransformAlgorithm):
         # correlation = convolution with the reversed kernel
         wr = np.flip(dilate_kernel(w, problem.dilations), axis=axes)
         forward, inverse = (sp_fft.rfftn, sp_fft.irfftn) if real else (sp_fft.fftn, sp_fft.ifftn)
-        xf = forward(x, shape, axes=axes)
-        wf = forward(wr, shape, axes=axes)
-        full = inverse(spectrum_product(xf, wf), shape, axes=axes)
+        workers = fft_workers()
+        xf = forward(x, shape, axes=axes, workers=workers)
+        wf = kernel_spectrum(("fft", shape, real, wr.shape, wr.dtype.str),
+                             lambda: forward(wr, shape, axes=axes, workers=workers))
+        full = inverse(spectrum_product(xf, wf), shape, axes=axes, workers=workers)
         return crop_full(problem, full)
 
 
@@ -198,6 +200,13 @@ def exact_integer_run(problem: ConvProblem, x: np.ndarray, w: np.ndarray, float_
         return np.rint(out).astype(problem.compute_dtype)
     xs, ws = _split(x, bits, count), _split(w, bits, count)
     acc = np.zeros(problem.out_shape, dtype=np.uint64)
+    with no_kernel_cache():      # each limb is a different kernel
+        _accumulate_limbs(problem, xs, ws, bits, acc, float_run)
+    return acc.view(problem.compute_dtype)
+
+
+def _accumulate_limbs(problem: ConvProblem, xs: list, ws: list, bits: int, acc: np.ndarray,
+                      float_run) -> None:
     for i, xi in enumerate(xs):
         if not xi.any():
             continue
@@ -207,7 +216,6 @@ def exact_integer_run(problem: ConvProblem, x: np.ndarray, w: np.ndarray, float_
                 continue
             part = np.rint(float_run(problem, xi.astype(np.float64), wj.astype(np.float64)))
             acc += part.astype(np.int64).view(np.uint64) << np.uint64(shift)
-    return acc.view(problem.compute_dtype)
 
 
 algorithm = FFT()

@@ -17,24 +17,30 @@ import numpy as np
 
 from .. import _calibration
 from ..problem import ConvProblem
-from ._base import Cost, fft_len, fft_seconds
+from ._base import Cost, fft_len, fft_seconds, fft_workers, kernel_spectrum
 from .fft import TransformAlgorithm, crop_full, dilate_kernel, spectrum_product
 
 
 def block_plan(n: int, kd: int, real: bool) -> tuple[int, int, int]:
     """(block length B, transform length L, number of blocks) for one axis.
 
-    Axes where the input is not much longer than the kernel are not split.
+    Chosen by cost: among fast transform lengths from ``2 kd`` up to one
+    transform of the whole axis, the one with the least ``blocks * L log L``
+    (plus a small per-block overhead, in units of transform points).
     """
-    if n <= 2 * kd or kd == 1 and n <= 4096:
-        length = fft_len(n + kd - 1, real)
-        return n, length, 1
-    # a transform a few times the kernel: the classic overlap-add trade-off
-    length = fft_len(max(4 * kd, 64), real)
-    block = length - kd + 1
-    if block >= n:
-        return n, fft_len(n + kd - 1, real), 1
-    return block, length, -(-n // block)
+    whole = fft_len(n + kd - 1, real)
+    best = (whole * math.log2(max(whole, 2)), n, whole, 1)
+    if n <= 2 * kd:
+        return best[1:]
+    length = fft_len(max(2 * kd, 16), real)
+    while length < whole:
+        block = length - kd + 1
+        blocks = -(-n // block)
+        cost = blocks * (length * math.log2(length) + 64)
+        if cost < best[0]:
+            best = (cost, block, length, blocks)
+        length = fft_len(int(length * 1.25) + 1, real)
+    return best[1:]
 
 
 class OverlapAdd(TransformAlgorithm):
@@ -80,13 +86,15 @@ class OverlapAdd(TransformAlgorithm):
         block_axes = tuple(4 + 2 * i for i in range(nd))
         shape = tuple(p[1] for p in plans)
         forward, inverse = (sp_fft.rfftn, sp_fft.irfftn) if real else (sp_fft.fftn, sp_fft.ifftn)
-        xf = forward(xb, shape, axes=block_axes)
+        workers = fft_workers()
+        xf = forward(xb, shape, axes=block_axes, workers=workers)
         # 2. the reversed kernel's spectrum, with length-1 block axes to broadcast
         wr = np.flip(dilate_kernel(w, problem.dilations), axis=tuple(range(3, 3 + nd)))
-        wf = forward(wr, shape, axes=tuple(range(3, 3 + nd)))
+        wf = kernel_spectrum(("oa", shape, real, wr.shape, wr.dtype.str),
+                             lambda: forward(wr, shape, axes=tuple(range(3, 3 + nd)), workers=workers))
         wf = wf.reshape(wf.shape[:3] + tuple(v for m in wf.shape[3:] for v in (1, m)))
         yf = _product(xf, wf)
-        y = inverse(yf, shape, axes=block_axes)
+        y = inverse(yf, shape, axes=block_axes, workers=workers)
         # 3. add the overlapping tails, axis by axis
         for i, (b, length, nb) in enumerate(plans):
             y = _overlap_add_axis(y, 3 + i, b, nb, kd[i])
