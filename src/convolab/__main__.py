@@ -4,6 +4,8 @@ Subcommands
     ``demo``: compute the seed documents' worked examples with every
     algorithm, check them, time the algorithms, and print the report
     (:mod:`convolab.demo`).
+    ``calibrate``: measure the planner's cost-model constants on this
+    machine and store them in the user's cache directory.
 
 Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage.
 
@@ -43,7 +45,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-plan", action="store_true",
                       help="leave out the planner's printed explanation")
     demo.set_defaults(handler=_demo)
+    calibrate = commands.add_parser(
+        "calibrate", help="measure the planner's cost-model constants on this machine",
+        description="Time each algorithm on a problem where one cost-model constant dominates, "
+                    "fit the constants and store them in the user's cache directory, where "
+                    "the planner reads them (shipped defaults otherwise).")
+    calibrate.add_argument("--repeats", type=_positive_int, default=3, metavar="N",
+                           help="timed runs per probe; the best counts (default 3)")
+    calibrate.add_argument("--dry-run", action="store_true",
+                           help="measure and print, but do not store")
+    calibrate.set_defaults(handler=_calibrate)
     return parser
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from . import _calibration
+
+    result = _calibration.calibrate(repeats=args.repeats, write=not args.dry_run)
+    print(f"{'constant':<22}{'estimated':>12}{'measured':>12}{'new value':>12}")
+    for name, (estimated, measured) in result["measured"].items():
+        print(f"{name:<22}{estimated * 1e3:>10.2f}ms{measured * 1e3:>10.2f}ms"
+              f"{result['constants'][name]:>12.3g}")
+    where = "not stored (--dry-run)" if args.dry_run else f"stored in {result['path']}"
+    print(f"constants {where}")
+    return 0
 
 
 def _positive_int(text: str) -> int:

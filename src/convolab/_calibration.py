@@ -2,23 +2,36 @@
 
 The planner multiplies these by operation counts.  The shipped defaults come
 from a 2-core x86-64 machine (AMD EPYC, AVX-512, numpy 2.4 with OpenBLAS,
-scipy 1.17): ``benchmarks/calibrate_defaults.py`` measures each one in
-isolation, and the defaults were then adjusted against end-to-end timings of
-whole calls (which include convolab's own per-call work), so the fixed
-overheads and the im2col constants are larger than the isolated
-measurements.  The planner only needs them right within a small factor: it
-compares algorithms whose costs usually differ by much more.
+scipy 1.17, numba 0.68), fitted to end-to-end timings of whole calls (which
+include convolab's own per-call work).  The planner only needs them right
+within a small factor: it compares algorithms whose costs usually differ by
+much more.
+
+``convolab calibrate`` (:func:`calibrate`) measures them on the machine at
+hand: it times each algorithm on a problem where one constant dominates,
+scales that constant by measured / estimated time, and stores the result in
+the user's cache directory (:func:`cache_dir`).  :func:`constants` then uses
+the stored values; a missing, unreadable or corrupt file means the shipped
+defaults.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
 DEFAULTS: dict[str, float] = {
-    # scipy.ndimage.correlate: seconds per multiply-add (compiled direct loop)
-    "ndimage_per_mac": 0.55e-9,
     # compiled direct loop (numba, 2 threads), float32: seconds per multiply-add
     "compiled_per_mac": 0.05e-9,
     # fixed cost of one call into the compiled loop (dispatch, thread start)
     "compiled_overhead": 20e-6,
+    # scipy.ndimage.correlate: seconds per multiply-add (compiled direct loop)
+    "ndimage_per_mac": 0.55e-9,
     # numpy.correlate (1-D): seconds per multiply-add
     "numpy_correlate_per_mac": 0.14e-9,
     # one numpy elementwise multiply-add pass: seconds per element
@@ -43,7 +56,131 @@ DEFAULTS: dict[str, float] = {
     "spectrum_per_element": 1.5e-9,
 }
 
+_FILE = "calibration.json"
+_loaded: dict[str, float] | None = None
+
+
+def cache_dir() -> Path:
+    """Where convolab keeps per-user state: ``$CONVOLAB_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/convolab``, else ``~/.cache/convolab``."""
+    explicit = os.environ.get("CONVOLAB_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "convolab"
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``; ``{}`` when missing, unreadable or corrupt."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename,
+    so a reader never sees half a file and concurrent writers never mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
 
 def constants() -> dict[str, float]:
-    """The cost-model constants in force."""
-    return DEFAULTS
+    """The constants in force: stored calibration over the shipped defaults."""
+    global _loaded
+    if _loaded is None:
+        stored = read_json(cache_dir() / _FILE).get("constants", {})
+        merged = dict(DEFAULTS)
+        for key, value in stored.items() if isinstance(stored, dict) else ():
+            if key in DEFAULTS and isinstance(value, (int, float)) and 0 < value < 1:
+                merged[key] = float(value)
+        _loaded = merged
+    return _loaded
+
+
+def reset() -> None:
+    """Forget the loaded constants (the next :func:`constants` reads again)."""
+    global _loaded
+    _loaded = None
+    from . import planner
+    planner.clear_cache()
+
+
+# ---------------------------------------------------------------------------
+# measuring
+
+
+def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
+    """(constant, method, problem builder): one problem per constant, chosen
+    so that the constant dominates the method's estimate."""
+    import numpy as np
+
+    from .problem import from_nn, from_signal
+
+    rng = np.random.default_rng(0)
+
+    def signal(n: int, k: int, dtype: Any) -> Any:
+        x = rng.standard_normal((n, n)).astype(dtype)
+        w = rng.standard_normal((k, k)).astype(dtype)
+        problem = from_signal(x, w, mode="same", flip=True, out_dtype=np.dtype(dtype))
+        return problem, *problem.layout.to_core(x, w)
+
+    def layer(n: int, c: int, k: int) -> Any:
+        x = rng.standard_normal((8, c, n, n)).astype(np.float32)
+        w = rng.standard_normal((c, c, k, k)).astype(np.float32)
+        problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, padding=k // 2)
+        return problem, *problem.layout.to_core(x, w)
+
+    return [
+        ("compiled_per_mac", "direct", lambda: signal(1024, 7, np.float32)),
+        ("fft_per_point_log", "fft", lambda: signal(1024, 31, np.float64)),
+        ("gemm_per_mac", "im2col", lambda: layer(28, 64, 3)),
+        ("einsum_per_mac", "direct", lambda: layer(28, 32, 3)),
+        ("gemv_per_element", "im2col", lambda: signal(256, 5, np.float64)),
+    ]
+
+
+def calibrate(repeats: int = 3, write: bool = True) -> dict[str, Any]:
+    """Measure the cost-model constants here and (``write``) store them.
+
+    Returns ``{"constants": {...}, "measured": {constant: (estimated s,
+    measured s)}, "machine": ..., "path": ...}``.
+    """
+    from . import engine, planner
+
+    reset()
+    current = dict(constants())
+    report: dict[str, Any] = {}
+    for name, method, build in _probes():
+        problem, x, w = build()
+        algorithm = planner.ALGORITHMS[method]
+        estimated = algorithm.cost(problem).seconds
+        engine.execute(problem, x, w, method)           # warm-up (compiles, plans)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            engine.execute(problem, x, w, method)
+            best = min(best, time.perf_counter() - start)
+        current[name] = current[name] * best / estimated
+        report[name] = (estimated, best)
+    result = {"constants": current, "measured": report,
+              "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                          "cpus": os.cpu_count(), "calibrated": time.strftime("%Y-%m-%d %H:%M:%S")}}
+    path = cache_dir() / _FILE
+    if write:
+        write_json(path, {"constants": current, "machine": result["machine"]})
+    result["path"] = str(path)
+    reset()
+    return result

@@ -16,16 +16,23 @@ rule  when                                                     effect
                                                                 precision; scipy does
                                                                 the same)
 4     temporaries + output exceed the memory available         rejected, size shown
-5     otherwise                                                 least estimated time
+5     ``measure=True`` timed this problem here before           that measurement's
+                                                                choice (remembered in
+                                                                the cache directory)
+6     otherwise                                                 least estimated time
 ====  ======================================================  =====================
 
 The time estimates are operation counts multiplied by constants measured on
-a 2-core x86-64 machine (:mod:`convolab._calibration`).  ``measure=True``
-replaces estimates by timings of the real inputs.
+a 2-core x86-64 machine, or on this one after ``convolab calibrate``
+(:mod:`convolab._calibration`).  ``measure=True`` replaces estimates by
+timings of the real inputs, and the fastest method is remembered for the
+problem in ``autotune.json`` in the cache directory; later plans of the same
+problem use it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -65,6 +72,7 @@ class Plan:
     rejected: tuple[tuple[str, str], ...]              # (name, reason)
     forced: bool = False                               # chosen by the user
     measured: bool = False
+    remembered: bool = False                           # from an earlier measurement
     runner: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -120,7 +128,9 @@ class Plan:
             lines.append("  rejected:")
             for name, reason in self.rejected:
                 lines.append(f"    {name:<10} {reason}")
-        how = "forced by method=" if self.forced else ("fastest measured" if self.measured else "least estimated time")
+        how = ("forced by method=" if self.forced else "fastest measured" if self.measured
+               else "fastest when measured earlier on this machine" if self.remembered
+               else "least estimated time")
         lines.append(f"  choice: {self.method} ({how})")
         return "\n".join(lines)
 
@@ -242,8 +252,63 @@ def _plan_cached(problem: ConvProblem, method: str, memory_limit: str | None) ->
         raise ConvolabError(f"no algorithm can run {what} ({problem.describe()}): {reasons}. "
                             "Split the input into chunks, or use a smaller dtype")
     viable.sort(key=lambda c: c.seconds)
-    return Plan(problem=problem, method=viable[0].name, candidates=tuple(viable),
-                rejected=tuple(rejected), forced=method != "auto")
+    choice, remembered = viable[0].name, False
+    if method == "auto":
+        earlier = autotuned(problem)
+        if earlier is not None and any(c.name == earlier for c in viable):
+            choice, remembered = earlier, True
+    return Plan(problem=problem, method=choice, candidates=tuple(viable),
+                rejected=tuple(rejected), forced=method != "auto", remembered=remembered)
+
+
+def clear_cache() -> None:
+    """Forget cached plans and remembered measurements (they are read again)."""
+    global _autotune
+    _plan_cached.cache_clear()
+    _autotune = None
+
+
+# ---------------------------------------------------------------------------
+# measure=True, remembered across processes
+
+_AUTOTUNE_FILE = "autotune.json"
+_autotune: dict[str, str] | None = None
+
+
+def _autotune_key(problem: ConvProblem) -> str:
+    """The problem, plus what makes a timing valid only on this setup."""
+    import scipy
+
+    described = repr(dataclasses.replace(problem, label=""))
+    return f"numpy {np.__version__}|scipy {scipy.__version__}|cpus {os.cpu_count()}|{described}"
+
+
+def autotuned(problem: ConvProblem) -> str | None:
+    """The method an earlier ``measure=True`` found fastest for ``problem``."""
+    global _autotune
+    if _autotune is None:
+        from ._calibration import cache_dir, read_json
+        data = read_json(cache_dir() / _AUTOTUNE_FILE)
+        _autotune = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+    method = _autotune.get(_autotune_key(problem))
+    return method if method in ALGORITHMS else None
+
+
+def remember(problem: ConvProblem, method: str) -> None:
+    """Store a measured choice: read, update and atomically replace the file,
+    so a corrupt file is replaced and concurrent writers never leave half a file."""
+    from ._calibration import cache_dir, read_json, write_json
+    path = cache_dir() / _AUTOTUNE_FILE
+    data = {k: v for k, v in read_json(path).items() if isinstance(v, str)}
+    key = _autotune_key(problem)
+    data[key] = method
+    try:
+        write_json(path, data)
+    except OSError:
+        pass                       # a read-only cache only costs the next measurement
+    if _autotune is not None:
+        _autotune[key] = method
+    _plan_cached.cache_clear()
 
 
 def _auto_rule(problem: ConvProblem, name: str) -> str | None:
@@ -274,5 +339,7 @@ def measure(plan_: Plan, run: Callable[[str], Any], repeats: int = 3) -> Plan:
             best = min(best, time.perf_counter() - start)
         timed.append(Candidate(c.name, c.seconds, c.bytes, c.detail, measured=best))
     timed.sort(key=lambda c: c.measured)
+    if not plan_.forced:
+        remember(plan_.problem, timed[0].name)
     return Plan(problem=plan_.problem, method=timed[0].name, candidates=tuple(timed),
                 rejected=plan_.rejected, forced=plan_.forced, measured=True, runner=plan_.runner)
