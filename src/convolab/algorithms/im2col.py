@@ -59,12 +59,14 @@ class Im2col:
                 + tuple(slice(0, (m - 1) * s + 1, s) for m, s in zip(problem.spatial_out, problem.strides))
                 + tuple(slice(None, None, d) for d in problem.dilations))
         windows = windows[take]                        # (N, G, C, *O, *K)
-        order = (0, 1) + tuple(range(3, 3 + nd)) + (2,) + tuple(range(3 + nd, 3 + 2 * nd))
+        # columns: one row per (channel, tap), one column per output position,
+        # so that filters (O, C*T) @ columns (C*T, P) lands in the output layout
+        order = (0, 1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + tuple(range(3, 3 + nd))
         positions = math.prod(problem.spatial_out)
-        cols = np.ascontiguousarray(windows.transpose(order)).reshape(n, g, positions, c * problem.kernel_taps)
-        filters = w.reshape(g, o, c * problem.kernel_taps).transpose(0, 2, 1)   # (G, C*T, O)
-        result = np.matmul(cols, filters[np.newaxis])                            # (N, G, P, O)
-        return np.moveaxis(result, 3, 2).reshape(problem.out_shape)
+        cols = np.ascontiguousarray(windows.transpose(order)).reshape(n, g, c * problem.kernel_taps, positions)
+        filters = w.reshape(g, o, c * problem.kernel_taps)                       # (G, O, C*T)
+        result = np.matmul(filters[np.newaxis], cols)                            # (N, G, O, P)
+        return result.reshape(problem.out_shape)
 
 
 algorithm = Im2col()
