@@ -208,8 +208,12 @@ def test_analyze_kernel_ranks() -> None:
     # complex
     zc = np.outer(rng.standard_normal(5) + 1j, rng.standard_normal(5) - 2j)
     assert sep.analyze_kernel(core_kernel(zc), np.complex128).rank == 1
-    # an all-zero kernel is (trivially) rank 1: 0 means unknown
-    assert sep.analyze_kernel(core_kernel(np.zeros((5, 5))), np.float64).rank == 1
+    # all-zero kernels stand for "any kernel" (plans for shapes alone): unknown
+    zero = sep.analyze_kernel(core_kernel(np.zeros((5, 5))), np.float64)
+    assert zero.rank == 0 and "all-zero" in zero.reason
+    # ... but one zero kernel among others does not hide the others' rank
+    w = np.stack([np.zeros((1, 1, 5, 5)), core_kernel(gaussian(1.0)[1:-1, 1:-1])[0]])
+    assert sep.analyze_kernel(w, np.float64).rank == 1
 
 
 def test_analyze_kernel_signal_layout() -> None:
@@ -452,6 +456,45 @@ def test_nonfinite_inputs_match_direct() -> None:
     assert np.isnan(out).sum() == np.isnan(expected).sum() > 0
 
 
+def test_zero_kernel_gives_zeros() -> None:
+    img = np.random.default_rng(26).standard_normal((20, 20))
+    out = run_signal(img, np.zeros((5, 5)), "same")
+    np.testing.assert_array_equal(out, np.zeros((20, 20)))
+    kernels = np.stack([np.zeros((5, 5)), gaussian(1.0)[1:-1, 1:-1]])
+    stack = np.stack([img, img])
+    out = run_signal(stack, kernels, "same", axes=(1, 2))
+    np.testing.assert_array_equal(out[0], 0)
+    assert_close_dtype(out[1], scipy_signal.convolve2d(img, kernels[1], "same"), np.float64,
+                       scale=scale(img, kernels[1]))
+
+
+@pytest.mark.parametrize("dtype, flip", [("float64", True), ("float32", False),
+                                         ("complex128", True), ("complex128", False)])
+def test_one_decomposition_per_kernel(monkeypatch, dtype: str, flip: bool) -> None:
+    """analyze_kernel's decomposition is reused by run(), although the engine
+    reverses (convolution) or conjugates (complex correlation) the kernel."""
+    calls = []
+    real = sep.kernel_rank
+    monkeypatch.setattr(sep, "kernel_rank", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(sep, "_TERMS_CACHE", {})
+    rng = np.random.default_rng(27)
+    u, v = rng.standard_normal(7), rng.standard_normal(6)
+    if dtype.startswith("complex"):
+        u, v = u + 1j * rng.standard_normal(7), v - 1j * rng.standard_normal(6)
+    k = np.outer(u, v).astype(dtype)
+    img = rng.standard_normal((40, 30)).astype(dtype)
+    problem = signal_problem(img, k, "same", flip=flip)
+    assert sep.analyze_kernel(k, problem.compute_dtype, spatial_axes=(0, 1)).rank == 1
+    x, w = problem.layout.to_core(img, k)
+    out = problem.layout.from_core(engine.execute(problem, x, w, algorithm))
+    out2 = problem.layout.from_core(engine.execute(problem, x, w, algorithm))
+    assert len(calls) == 1
+    fn = scipy_signal.convolve if flip else scipy_signal.correlate
+    expected = fn(img, k, "same", method="direct")
+    assert_close_dtype(out, expected, dtype, scale=scale(img, k))
+    np.testing.assert_array_equal(out, out2)
+
+
 # ---------------------------------------------------------------------------
 # results against an explicit loop: the CNN family (stride, dilation, padding, groups)
 
@@ -546,6 +589,32 @@ def test_correlate_axis_block_boundaries() -> None:
                                        np.moveaxis(expected, -1, 0), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_correlate_axis_any_thread_count(monkeypatch, workers: int) -> None:
+    """The products are split over the threads; the result does not depend on how."""
+    monkeypatch.setattr(sep, "threads", lambda: workers)
+    rng = np.random.default_rng(25)
+    f = rng.standard_normal(9).astype(np.float32)
+    for shape, axis in (((200, 301), 0), ((301, 200), 1), ((4, 120, 50), 1)):
+        y = rng.standard_normal(shape).astype(np.float32)
+        moved = np.moveaxis(y.astype(float), axis, -1)
+        expected = np.stack([moved[..., i:i + 9] @ f for i in range(moved.shape[-1] - 8)], axis=-1)
+        out = sep.correlate_axis(y, f, axis)
+        np.testing.assert_allclose(out, np.moveaxis(expected, -1, axis), rtol=1e-5, atol=1e-5)
+
+
+def test_products_stay_small() -> None:
+    """Every BLAS product stays below PRODUCT_MACS (so BLAS never splits it
+    over threads that must meet), except when one block row is already larger."""
+    for k, stride, dilation, n_out, pre, post in [(5, 1, 1, 1024, 1, 1024), (81, 1, 1, 1024, 1, 1104),
+                                                  (41, 1, 1, 1024, 1064, 1), (7, 2, 3, 100, 4, 640),
+                                                  (3, 1, 1, 50, 2000, 1)]:
+        lay = sep.pass_layout(k, stride, dilation, n_out, pre, post)
+        assert lay.width == (lay.rows - 1) * stride + (k - 1) * dilation + 1
+        assert lay.blocks * lay.rows + lay.rest == n_out
+        assert lay.rows * lay.width * lay.chunk <= sep.PRODUCT_MACS
+
+
 def test_toeplitz_block() -> None:
     t = sep.toeplitz_block(np.array([1.0, 2.0, 3.0]), rows=3, stride=2, dilation=2)
     expected = np.array([[1, 0, 2, 0, 3, 0, 0, 0, 0],
@@ -587,3 +656,18 @@ def test_planner_uses_the_rank() -> None:
     assert p.problem.kernel_rank == 31
     assert p.method != "separable"
     assert any(name == "separable" and "rank 31" in why for name, why in p.rejected)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_thread_pool_survives_fork() -> None:
+    """A child forked after the pool exists makes its own (an inherited pool has no threads)."""
+    import multiprocessing
+
+    rng = np.random.default_rng(28)
+    y = rng.standard_normal((300, 400))
+    f = rng.standard_normal(7)
+    expected = sep.correlate_axis(y, f, 0)             # creates the pool here
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(sep.correlate_axis, (y, f, 0)).get(timeout=60)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

@@ -54,6 +54,18 @@ DEFAULTS: dict[str, float] = {
     "fft_overhead": 15e-6,
     # pointwise spectrum product: seconds per complex element
     "spectrum_per_element": 1.5e-9,
+    # separable: banded Toeplitz block products (BLAS) along a middle axis,
+    # seconds per multiply-add (the band's zeros included) ...
+    "toeplitz_per_mac": 0.022e-9,
+    # ... and along the last axis
+    "toeplitz_last_per_mac": 0.032e-9,
+    # separable: memory traffic of a 1-D pass, seconds per float64 element
+    "toeplitz_per_element": 0.15e-9,
+    # separable: one BLAS product of a pass
+    "toeplitz_per_product": 0.5e-6,
+    # separable: SVD of a small kernel, fixed cost and per (taps x shortest axis)
+    "svd_overhead": 20e-6,
+    "svd_per_element": 1.5e-9,
 }
 
 _FILE = "calibration.json"

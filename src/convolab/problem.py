@@ -26,6 +26,7 @@ kernel is shared, ``G`` when each slice has its own kernel).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from dataclasses import dataclass, field
@@ -191,6 +192,7 @@ class ConvProblem:
     conj: bool = False                  # conjugate the kernel (signal correlate)
     nan_policy: str = "propagate"
     value_bound: float = 0.0            # integers: bound on |output| (FFT exactness)
+    kernel_rank: int = 0                # low-rank terms of the kernel values; 0: unknown
     layout: Any = field(default=None, compare=True)   # user <-> core mapping
     label: str = field(default="", compare=False)      # for messages: "convolve(mode='same')"
 
@@ -385,10 +387,13 @@ def from_signal(in1: np.ndarray, in2: np.ndarray, *, mode: str, flip: bool,
         bound = _value_bound(in1, in2, math.prod(spatial_w),
                              abs(fill) if boundary == "fill" and any(lo or hi for lo, hi in pads) else 0)
     conj = (not flip) and compute.kind == "c"
-    return ConvProblem(x_shape=x_shape, w_shape=w_shape, out_dtype=out_dtype,
-                       compute_dtype=compute, pad=tuple(pads), boundary=boundary,
-                       fillvalue=fill, flip=flip, conj=conj, nan_policy=nan_policy,
-                       value_bound=bound, layout=layout, label=label)
+    problem = ConvProblem(x_shape=x_shape, w_shape=w_shape, out_dtype=out_dtype,
+                          compute_dtype=compute, pad=tuple(pads), boundary=boundary,
+                          fillvalue=fill, flip=flip, conj=conj, nan_policy=nan_policy,
+                          value_bound=bound, layout=layout, label=label)
+    from .algorithms.separable import problem_rank     # lazy: algorithms import this module
+    rank = problem_rank(problem, in2, spatial_axes=conv_axes)
+    return dataclasses.replace(problem, kernel_rank=rank) if rank else problem
 
 
 def _checked_fill(fillvalue: Any, compute: np.dtype, out_dtype: np.dtype | None = None) -> Any:

@@ -104,7 +104,7 @@ def _check_method(method: Any) -> str:
     from .algorithms import ALGORITHMS
     if not isinstance(method, str) or (method != "auto" and method not in ALGORITHMS):
         raise ConvolabError("Acceptable method flags are 'auto', 'direct', 'im2col', 'fft', "
-                            f"'oa' or 'reference' (got method={method!r})")
+                            f"'oa', 'separable' or 'reference' (got method={method!r})")
     return method
 
 
@@ -454,8 +454,11 @@ def choose_conv_method(in1: Any, in2: Any, mode: str = "full", measure: bool = F
     >>> from convolab import choose_conv_method
     >>> choose_conv_method(np.ones(10), np.ones(3))
     'direct'
-    >>> choose_conv_method(np.ones((512, 512)), np.ones((63, 63)), mode='same')
+    >>> rng = np.random.default_rng(0)
+    >>> choose_conv_method(np.ones((512, 512)), rng.random((63, 63)), mode='same')
     'fft'
+    >>> choose_conv_method(np.ones((512, 512)), np.ones((63, 63)), mode='same', detail=True)
+    'separable'
     """
     in1, in2 = _arrays(in1, in2)
     _check_ndim(in1, in2)

@@ -13,14 +13,15 @@ from .fft import algorithm as _fft
 from .im2col import algorithm as _im2col
 from .overlap_add import algorithm as _oa
 from .reference import algorithm as _reference
+from .separable import algorithm as _separable
 
 ALGORITHMS: dict[str, Algorithm] = {
-    a.name: a for a in (_direct, _im2col, _fft, _oa, _reference)
+    a.name: a for a in (_direct, _im2col, _fft, _oa, _separable, _reference)
 }
 
 #: scipy.signal's two method families: which convolab algorithms belong to each.
 FAMILY: dict[str, str] = {"direct": "direct", "im2col": "direct", "reference": "direct",
-                          "fft": "fft", "oa": "fft"}
+                          "separable": "direct", "fft": "fft", "oa": "fft"}
 
 
 def get_algorithm(name: str) -> Algorithm:

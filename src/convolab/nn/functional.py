@@ -56,9 +56,16 @@ def _with_bound(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> ConvProbl
     return dataclasses.replace(problem, value_bound=bound)
 
 
+def _with_rank(problem: ConvProblem, w: np.ndarray) -> ConvProblem:
+    """The kernel's low-rank structure (lets the planner consider 'separable')."""
+    from ..algorithms.separable import problem_rank
+    rank = problem_rank(problem, w)
+    return dataclasses.replace(problem, kernel_rank=rank) if rank else problem
+
+
 def run_core(problem: ConvProblem, x: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
     """Plan and run a core-layout problem; returns the core-layout output."""
-    problem = _with_bound(problem, x, w)
+    problem = _with_rank(_with_bound(problem, x, w), w)
     chosen = planner.plan(problem, method)
     return engine.execute(problem, x, w, chosen.method)
 
@@ -188,7 +195,7 @@ def plan(input: Any, weight: Any, stride: Any = 1, padding: Any = 0, dilation: A
     problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=nd, stride=stride, padding=padding,
                       dilation=dilation, groups=groups, padding_mode=padding_mode,
                       name=f"conv{nd}d")
-    return planner.plan(_with_bound(problem, x, w), method)
+    return planner.plan(_with_rank(_with_bound(problem, x, w), w), method)
 
 
 # ---------------------------------------------------------------------------
