@@ -54,6 +54,12 @@ DEFAULTS: dict[str, float] = {
     "fft_overhead": 15e-6,
     # pointwise spectrum product: seconds per complex element
     "spectrum_per_element": 1.5e-9,
+    # winograd: input/output transforms, seconds per element of V and M
+    "winograd_per_element": 4.5e-9,
+    # winograd: kernel transform, seconds per element of U
+    "winograd_kernel_per_element": 9e-9,
+    # winograd: fixed cost of one call
+    "winograd_overhead": 100e-6,
     # separable: banded Toeplitz block products (BLAS) along a middle axis,
     # seconds per multiply-add (the band's zeros included) ...
     "toeplitz_per_mac": 0.022e-9,

@@ -48,7 +48,7 @@ from .problem import ConvProblem
 
 #: algorithms the planner considers for ``method='auto'`` (the reference is
 #: an oracle for tests, never chosen automatically)
-AUTO_CANDIDATES: tuple[str, ...] = ("direct", "im2col", "fft", "oa", "separable")
+AUTO_CANDIDATES: tuple[str, ...] = ("direct", "im2col", "fft", "oa", "separable", "winograd")
 
 
 @dataclass(frozen=True)

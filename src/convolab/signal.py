@@ -104,7 +104,7 @@ def _check_method(method: Any) -> str:
     from .algorithms import ALGORITHMS
     if not isinstance(method, str) or (method != "auto" and method not in ALGORITHMS):
         raise ConvolabError("Acceptable method flags are 'auto', 'direct', 'im2col', 'fft', "
-                            f"'oa', 'separable' or 'reference' (got method={method!r})")
+                            f"'oa', 'separable', 'winograd' or 'reference' (got method={method!r})")
     return method
 
 

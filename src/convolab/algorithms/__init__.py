@@ -14,14 +14,15 @@ from .im2col import algorithm as _im2col
 from .overlap_add import algorithm as _oa
 from .reference import algorithm as _reference
 from .separable import algorithm as _separable
+from .winograd import algorithm as _winograd
 
 ALGORITHMS: dict[str, Algorithm] = {
-    a.name: a for a in (_direct, _im2col, _fft, _oa, _separable, _reference)
+    a.name: a for a in (_direct, _im2col, _fft, _oa, _separable, _winograd, _reference)
 }
 
 #: scipy.signal's two method families: which convolab algorithms belong to each.
 FAMILY: dict[str, str] = {"direct": "direct", "im2col": "direct", "reference": "direct",
-                          "separable": "direct", "fft": "fft", "oa": "fft"}
+                          "separable": "direct", "winograd": "direct", "fft": "fft", "oa": "fft"}
 
 
 def get_algorithm(name: str) -> Algorithm:

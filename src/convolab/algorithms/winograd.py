@@ -30,13 +30,14 @@ variant with the smaller estimated cost (``F(4,3)`` except for small images);
 Only 2-D problems with 3x3 kernels, stride 1 and dilation 1, in float32 or
 float64 (float16 computes in float32).  The input and output transforms run in
 compiled loops (numba, compiled on first use and cached on disk) when numba is
-available, in numpy otherwise; the kernel transform is computed in float64 and
-rounded once to the compute dtype.
+available, in numpy otherwise (on one thread: see :func:`_compiled`); the
+kernel transform is computed in float64 and rounded once to the compute dtype.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from typing import Callable
@@ -88,21 +89,25 @@ MATRICES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
 }
 VARIANTS = tuple(MATRICES)
 
-#: Cost constants (seconds), measured on a 2-core x86-64 machine with
-#: benchmarks like those in docs/winograd.md.  ``_calibration.DEFAULTS`` may
-#: override each under the same name.
+#: Cost-model constants (seconds), in the units of ``_calibration.DEFAULTS``
+#: (which may override each under the same name).  Fitted to timings of 14
+#: layers x 2 variants x float32/float64 on a 2-core x86-64 machine, then
+#: scaled by the ratio of im2col's estimate to its measured time on the same
+#: machine, so that the planner compares winograd and im2col as measured.
+#: The GEMMs use the shared ``gemm_per_mac`` (the fit gave the same value).
 COST_DEFAULTS: dict[str, float] = {
-    # input + output transforms: seconds per float64 element of the
-    # transformed input V and of the transformed output M (compiled loops;
-    # float32 takes half, the numpy fallback about 6 times as long)
-    "winograd_per_element": 0.6e-9,
-    # the batched GEMMs: seconds per float64 multiply-add (float32: a quarter)
-    "winograd_gemm_per_mac": 0.05e-9,
-    # fixed cost of one call (kernel transform, allocations, dispatch)
-    "winograd_overhead": 60e-6,
+    # input and output transforms (zero extension, gathers, the B and A
+    # products): seconds per element of the transformed input V and output M
+    "winograd_per_element": 4.5e-9,
+    # kernel transform U = G g G^T: seconds per element of U
+    "winograd_kernel_per_element": 9e-9,
+    # fixed cost of one call (dispatch, allocations, small arrays)
+    "winograd_overhead": 100e-6,
 }
 
-_NUMPY_FALLBACK_FACTOR = 6.0
+#: the numpy transforms (no numba) take about this many times as long
+#: (measured: the whole call 0.9 to 1.7 times the compiled one)
+_NUMPY_FALLBACK_FACTOR = 1.8
 
 
 def _constant(c: dict, name: str) -> float:
@@ -112,12 +117,37 @@ def _constant(c: dict, name: str) -> float:
 # ---------------------------------------------------------------------------
 # the three transforms
 
+#: kernels transformed per float64 block in :func:`kernel_transform`: small
+#: enough that each product stays in the cache and on the calling thread
+#: (OpenBLAS splits larger products over its threads, which costs more than
+#: it gains for a product this thin)
+_KERNEL_BLOCK = 1024
+
+
 def kernel_transform(w: np.ndarray, m: int, dtype: np.dtype) -> np.ndarray:
-    """``U[a, b, g, o, c] = (G w[g, o, c] G^T)[a, b]`` in float64, rounded once
-    to ``dtype``.  ``w`` is ``(G, Cout, Cin, 3, 3)``."""
+    """``U[a, b, g, o, c] = (G w[g, o, c] G^T)[a, b]`` computed in float64 and
+    rounded once to ``dtype``.  ``w`` is ``(G, Cout, Cin, 3, 3)``.
+
+    All kernels at once as one matrix product: with the kernels as the
+    columns of ``W (9, K)``, ``U (alpha^2, K) = (G kron G) @ W``, which is
+    already the layout the GEMMs want.  Done in blocks of kernels so that the
+    float64 intermediate stays small.
+    """
     gm = MATRICES[m][1]
-    u = np.einsum("ak,gockl,bl->abgoc", gm, w.astype(np.float64, copy=False), gm, optimize=True)
-    return np.ascontiguousarray(u, dtype=dtype)
+    alpha = m + 2
+    kron = np.kron(gm, gm)                                   # (alpha^2, 9)
+    g, o, c = w.shape[:3]
+    k = g * o * c
+    flat = np.asarray(w).reshape(k, 9)
+    u = np.empty((alpha * alpha, k), dtype=dtype)
+    for start in range(0, k, _KERNEL_BLOCK):
+        stop = min(k, start + _KERNEL_BLOCK)
+        block = flat[start:stop].astype(np.float64, copy=False)
+        if dtype == np.float64:
+            np.matmul(kron, block.T, out=u[:, start:stop])
+        else:
+            u[:, start:stop] = kron @ block.T
+    return u.reshape(alpha, alpha, g, o, c)
 
 
 def _input_transform_numpy(xq: np.ndarray, m: int, th: int, tw: int) -> np.ndarray:
@@ -154,6 +184,7 @@ def _output_transform_numpy(mm: np.ndarray, m: int, out_hw: tuple[int, int]) -> 
 
 _COMPILED: dict[str, Callable] = {}
 _NUMBA: bool | None = None
+_comb: Callable | None = None     # set by _compiled()
 
 
 def numba_available() -> bool:
@@ -172,128 +203,223 @@ def numba_available() -> bool:
 
 
 def _compiled() -> dict[str, Callable]:
+    """The two transform loops, compiled on first use (numba, cached on disk).
+
+    Both work on a *chunk* of tile rows ``R = n * th + i`` in ``[r0, r1)``,
+    for every (group, channel): the chunk's tiles are gathered once, then
+    every arithmetic step is one contiguous multiply-add over the chunk's
+    tiles (long enough to vectorize also for small images).  The matrices are
+    passed sparse: row ``u`` has ``cnt[u]`` nonzero entries ``coef[u, t]`` in
+    columns ``idx[u, t]``.  Arrays are passed flat (1-D, contiguous) with
+    offsets computed here, so every inner loop runs over unit-stride data.
+
+    The loops run on one thread: they sit between multithreaded BLAS calls,
+    whose idle threads keep spinning for a while after each call, and a
+    parallel loop competing with them for the cores was measured slower
+    (and far less predictable) than a serial one.
+    """
     if _COMPILED:
         return _COMPILED
     import numba
 
-    jit = numba.njit(parallel=True, cache=True, nogil=True)
+    global _comb
+    jit = numba.njit(cache=True, nogil=True)
 
-    def input_transform(xq, bt, m, th, tw, v):
-        # xq (N, G, C, Hq, Wq) -> v (alpha, alpha, G, C, N, th, tw)
-        n_, g_, c_, hq, wq = xq.shape
-        alpha = bt.shape[0]
-        rows = n_ * g_ * c_ * th
-        chunks = min(rows, 256)
-        for chunk in numba.prange(chunks):
-            start = chunk * rows // chunks
-            stop = (chunk + 1) * rows // chunks
-            t = np.empty((alpha, wq), dtype=xq.dtype)
-            acc = np.empty(tw, dtype=xq.dtype)
-            for r in range(start, stop):
-                i = r % th
-                p = r // th
-                c = p % c_
-                p //= c_
-                g = p % g_
-                n = p // g_
-                # along H: t[u] = sum_k bt[u, k] * row (i m + k)
-                for u in range(alpha):
-                    tu = t[u]
-                    for x in range(wq):
-                        tu[x] = 0
+    # a module global, not a closure variable: a closure over a dispatcher
+    # would make numba's disk cache miss in every new process
+    @numba.njit(cache=True, nogil=True)
+    def _comb(dst, dbase, src, offs, coefs, cnt, length):
+        # dst[dbase + x] = sum_t coefs[t] * src[offs[t] + x]  (1 <= cnt <= 6);
+        # sliced views keep every index a plain loop counter, so the loops vectorize
+        d = dst[dbase:dbase + length]
+        s0 = src[offs[0]:offs[0] + length]
+        c0 = coefs[0]
+        if cnt == 1:
+            for x in range(length):
+                d[x] = c0 * s0[x]
+            return
+        s1 = src[offs[1]:offs[1] + length]
+        c1 = coefs[1]
+        if cnt == 2:
+            for x in range(length):
+                d[x] = c0 * s0[x] + c1 * s1[x]
+            return
+        s2 = src[offs[2]:offs[2] + length]
+        c2 = coefs[2]
+        if cnt == 3:
+            for x in range(length):
+                d[x] = c0 * s0[x] + c1 * s1[x] + c2 * s2[x]
+            return
+        s3 = src[offs[3]:offs[3] + length]
+        c3 = coefs[3]
+        if cnt == 4:
+            for x in range(length):
+                d[x] = (c0 * s0[x] + c1 * s1[x]) + (c2 * s2[x] + c3 * s3[x])
+            return
+        s4 = src[offs[4]:offs[4] + length]
+        c4 = coefs[4]
+        if cnt == 5:
+            for x in range(length):
+                d[x] = (c0 * s0[x] + c1 * s1[x]) + (c2 * s2[x] + c3 * s3[x]) + c4 * s4[x]
+            return
+        s5 = src[offs[5]:offs[5] + length]
+        c5 = coefs[5]
+        for x in range(length):
+            d[x] = ((c0 * s0[x] + c1 * s1[x]) + (c2 * s2[x] + c3 * s3[x])
+                    + (c4 * s4[x] + c5 * s5[x]))
+
+    def input_transform(xq, bcnt, bidx, bcoef, m, th, tw, r0, r1, v):
+        # tile rows [r0, r1) of xq (N, G, C, Hq, Wq) -> v flat (alpha, alpha, G, C, (r1-r0)*tw)
+        _, g_, c_, _, _ = xq.shape
+        alpha = bcnt.shape[0]
+        size = (r1 - r0) * tw
+        e = np.empty(alpha * alpha * size, dtype=xq.dtype)    # e[k, l, tile]
+        t = np.empty(alpha * alpha * size, dtype=xq.dtype)    # t[s, k, tile]
+        offs = np.empty(alpha, dtype=np.int64)
+        for g in range(g_):
+            for c in range(c_):
+                # the tiles: e[k, l, (R, j)] = xq[n, g, c, i m + k, j m + l]
+                for rr in range(r0, r1):
+                    n = rr // th
+                    i = rr % th
+                    base = (rr - r0) * tw
                     for k in range(alpha):
-                        coef = bt[u, k]
-                        if coef != 0:
-                            row = xq[n, g, c, i * m + k]
-                            for x in range(wq):
-                                tu[x] += coef * row[x]
-                # along W: v[u, s, ..., j] = sum_l bt[s, l] * t[u, j m + l]
-                for u in range(alpha):
-                    tu = t[u]
-                    for s in range(alpha):
-                        for j in range(tw):
-                            acc[j] = 0
+                        src = xq[n, g, c, i * m + k]
                         for l in range(alpha):
-                            coef = bt[s, l]
-                            if coef != 0:
-                                for j in range(tw):
-                                    acc[j] += coef * tu[j * m + l]
-                        dst = v[u, s, g, c, n, i]
-                        for j in range(tw):
-                            dst[j] = acc[j]
-
-    def output_transform(mm, at, m, out):
-        # mm (alpha, alpha, G, O, N, th, tw) -> out (N, G, O, Ho, Wo)
-        alpha, _, g_, o_, n_, th, tw = mm.shape
-        ho, wo = out.shape[3], out.shape[4]
-        rows = g_ * o_ * n_ * th
-        chunks = min(rows, 256)
-        for chunk in numba.prange(chunks):
-            start = chunk * rows // chunks
-            stop = (chunk + 1) * rows // chunks
-            z = np.empty((alpha, m, tw), dtype=mm.dtype)
-            y = np.empty(tw * m, dtype=mm.dtype)
-            for r in range(start, stop):
-                i = r % th
-                p = r // th
-                n = p % n_
-                p //= n_
-                o = p % o_
-                g = p // o_
-                # along W: z[u, s] = sum_v at[s, v] * mm[u, v]
+                            at = (k * alpha + l) * size + base
+                            dst = e[at:at + tw]
+                            sl = src[l::m]
+                            for j in range(tw):
+                                dst[j] = sl[j]
+                # along W: t[s, k] = sum_l bt[s, l] e[k, l]
+                for s in range(alpha):
+                    for k in range(alpha):
+                        for q in range(bcnt[s]):
+                            offs[q] = (k * alpha + bidx[s, q]) * size
+                        _comb(t, (s * alpha + k) * size, e, offs, bcoef[s], bcnt[s], size)
+                # along H: v[u, s] = sum_k bt[u, k] t[s, k]
                 for u in range(alpha):
-                    for s in range(m):
-                        zs = z[u, s]
-                        for j in range(tw):
-                            zs[j] = 0
-                        for b in range(alpha):
-                            coef = at[s, b]
-                            if coef != 0:
-                                src = mm[u, b, g, o, n, i]
-                                for j in range(tw):
-                                    zs[j] += coef * src[j]
-                # along H: row i m + q of the output = sum_u at[q, u] * z[u]
-                for q in range(m):
-                    row = i * m + q
-                    if row >= ho:
-                        break
-                    for x in range(tw * m):
-                        y[x] = 0
+                    for s in range(alpha):
+                        for q in range(bcnt[u]):
+                            offs[q] = (s * alpha + bidx[u, q]) * size
+                        dbase = (((u * alpha + s) * g_ + g) * c_ + c) * size
+                        _comb(v, dbase, t, offs, bcoef[u], bcnt[u], size)
+
+    def output_transform(mm, acnt, aidx, acoef, m, th, tw, r0, r1, out):
+        # mm flat (alpha, alpha, G, O, (r1-r0)*tw) -> tile rows [r0, r1) of out (N, G, O, Ho, Wo)
+        _, g_, o_, ho, wo = out.shape
+        alpha = aidx.shape[1]
+        size = (r1 - r0) * tw
+        full = wo // m
+        rest = wo - full * m
+        z = np.empty(m * alpha * size, dtype=mm.dtype)     # z[s, u, tile]
+        y = np.empty(m * m * size, dtype=mm.dtype)         # y[q, s, tile]
+        offs = np.empty(alpha, dtype=np.int64)
+        for g in range(g_):
+            for o in range(o_):
+                # along W: z[s, u] = sum_b at[s, b] mm[u, b]
+                for s in range(m):
                     for u in range(alpha):
-                        coef = at[q, u]
-                        if coef != 0:
+                        for q in range(acnt[s]):
+                            offs[q] = (((u * alpha + aidx[s, q]) * g_ + g) * o_ + o) * size
+                        _comb(z, (s * alpha + u) * size, mm, offs, acoef[s], acnt[s], size)
+                # along H: y[q, s] = sum_u at[q, u] z[s, u]
+                for q in range(m):
+                    for s in range(m):
+                        for tt in range(acnt[q]):
+                            offs[tt] = (s * alpha + aidx[q, tt]) * size
+                        _comb(y, (q * m + s) * size, z, offs, acoef[q], acnt[q], size)
+                # interleave the m x m phases into the output rows, cropped
+                for rr in range(r0, r1):
+                    n = rr // th
+                    i = rr % th
+                    base = (rr - r0) * tw
+                    for q in range(m):
+                        row = i * m + q
+                        if row >= ho:
+                            break
+                        dst = out[n, g, o, row]
+                        yq = y[q * m * size:(q + 1) * m * size]
+                        for j in range(full):
+                            seg = dst[j * m:j * m + m]
                             for s in range(m):
-                                zs = z[u, s]
-                                for j in range(tw):
-                                    y[j * m + s] += coef * zs[j]
-                    dst = out[n, g, o, row]
-                    for x in range(wo):
-                        dst[x] = y[x]
+                                seg[s] = yq[s * size + base + j]
+                        for s in range(rest):
+                            dst[full * m + s] = yq[s * size + base + full]
 
     _COMPILED["input"] = jit(input_transform)
     _COMPILED["output"] = jit(output_transform)
     return _COMPILED
 
 
-def _input_transform_compiled(xq: np.ndarray, m: int, th: int, tw: int) -> np.ndarray:
-    n, g, c = xq.shape[:3]
+@functools.lru_cache(maxsize=None)
+def _sparse(m: int, which: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Matrix ``MATRICES[m][which]`` as (count, columns, coefficients) of each row's nonzeros."""
+    mat = MATRICES[m][which]
+    rows, cols = mat.shape
+    cnt = np.zeros(rows, dtype=np.int64)
+    idx = np.zeros((rows, cols), dtype=np.int64)
+    coef = np.zeros((rows, cols), dtype=dtype)
+    for u in range(rows):
+        nz = np.flatnonzero(mat[u])
+        cnt[u] = len(nz)
+        idx[u, :len(nz)] = nz
+        coef[u, :len(nz)] = mat[u, nz]
+    return cnt, idx, coef
+
+
+#: bytes of transformed input and output (V and M) per chunk of tile rows.
+#: Chunks only bound the temporaries of very large problems: measured, one
+#: chunk is fastest (the GEMMs are longest), smaller chunks gain nothing.
+CHUNK_BYTES = 64 * 2**20
+#: at least this many tiles per chunk, so that each GEMM stays efficient
+MIN_CHUNK_TILES = 256
+
+
+def chunk_rows(problem: ConvProblem, m: int) -> int:
+    """Tile rows per chunk of the compiled pipeline (chunks of equal size)."""
     alpha = m + 2
-    v = np.empty((alpha, alpha, g, c, n, th, tw), dtype=xq.dtype)
-    bt = MATRICES[m][0].astype(xq.dtype)
-    _compiled()["input"](np.ascontiguousarray(xq), bt, m, th, tw, v)
-    return v
+    th, tw = tiles(problem, m)
+    total = problem.batch * th
+    per_tile = alpha * alpha * problem.groups * (problem.in_channels + problem.out_channels) * problem.itemsize
+    rows = max(1, -(-max(MIN_CHUNK_TILES, CHUNK_BYTES // max(per_tile, 1)) // tw))
+    if rows >= total:
+        return total
+    chunks = -(-total // rows)
+    return -(-total // chunks)
 
 
-def _output_transform_compiled(mm: np.ndarray, m: int, out_hw: tuple[int, int]) -> np.ndarray:
-    _, _, g, o, n = mm.shape[:5]
-    out = np.empty((n, g, o) + tuple(out_hw), dtype=mm.dtype)
-    at = MATRICES[m][2].astype(mm.dtype)
-    _compiled()["output"](mm, at, m, out)
+def _run_compiled(problem: ConvProblem, xq: np.ndarray, u: np.ndarray, m: int) -> np.ndarray:
+    """The compiled pipeline, chunk by chunk: input transform, GEMMs, output transform."""
+    kernels = _compiled()
+    dtype = xq.dtype
+    alpha = m + 2
+    n, g, c = xq.shape[:3]
+    o = problem.out_channels
+    th, tw = tiles(problem, m)
+    total = n * th
+    rows = chunk_rows(problem, m)
+    bt = _sparse(m, 0, dtype)
+    at = _sparse(m, 2, dtype)
+    out = np.empty(problem.out_shape, dtype=dtype)
+    vbuf = np.empty(alpha * alpha * g * c * rows * tw, dtype=dtype)
+    mbuf = np.empty(alpha * alpha * g * o * rows * tw, dtype=dtype)
+    xq = np.ascontiguousarray(xq)
+    for r0 in range(0, total, rows):
+        r1 = min(total, r0 + rows)
+        size = (r1 - r0) * tw
+        v = vbuf[:alpha * alpha * g * c * size]
+        mm = mbuf[:alpha * alpha * g * o * size]
+        kernels["input"](xq, *bt, m, th, tw, r0, r1, v)
+        v3 = v.reshape(alpha * alpha * g, c, size)
+        m3 = mm.reshape(alpha * alpha * g, o, size)
+        if c == 1 and o == 1:
+            np.multiply(u, v3, out=m3)          # one channel: an elementwise product
+        else:
+            np.matmul(u, v3, out=m3)            # (alpha^2 G) GEMMs (Cout x Cin) @ (Cin x tiles)
+        kernels["output"](mm, *at, m, th, tw, r0, r1, out)
     return out
 
-
-# ---------------------------------------------------------------------------
-# the whole computation
 
 def tiles(problem: ConvProblem, m: int) -> tuple[int, int]:
     """Number of output tiles ``(th, tw)`` along H and W."""
@@ -336,19 +462,10 @@ def run_variant(problem: ConvProblem, x: np.ndarray, w: np.ndarray, m: int, *,
 
     u = kernel_transform(w, m, dtype).reshape(alpha * alpha * g, o, c)
     if compiled:
-        v = _input_transform_compiled(xq, m, th, tw)
-    else:
-        v = _input_transform_numpy(xq, m, th, tw)
-    t = n * th * tw
-    v = v.reshape(alpha * alpha * g, c, t)
-    if c == 1 and o == 1:
-        mm = u * v                        # one channel: an elementwise product
-    else:
-        mm = np.matmul(u, v)              # (alpha^2 G) GEMMs (Cout x Cin) @ (Cin x tiles)
-    mm = mm.reshape(alpha, alpha, g, o, n, th, tw)
-    if compiled:
-        return _output_transform_compiled(mm, m, (ho, wo))
-    return _output_transform_numpy(mm, m, (ho, wo))
+        return _run_compiled(problem, xq, u, m)
+    v = _input_transform_numpy(xq, m, th, tw).reshape(alpha * alpha * g, c, n * th * tw)
+    mm = u * v if c == 1 and o == 1 else np.matmul(u, v)
+    return _output_transform_numpy(mm.reshape(alpha, alpha, g, o, n, th, tw), m, (ho, wo))
 
 
 def _elements(problem: ConvProblem, m: int) -> tuple[int, int, int]:
@@ -361,17 +478,23 @@ def _elements(problem: ConvProblem, m: int) -> tuple[int, int, int]:
 
 
 def variant_seconds(problem: ConvProblem, m: int) -> float:
-    """Estimated seconds of ``F(m, 3)`` on ``problem``."""
+    """Estimated seconds of ``F(m, 3)`` on ``problem``: the transforms (per
+    element of V and M), the kernel transform (per element of U), the GEMMs
+    (per multiply-add, one BLAS call per transform coordinate and group) and
+    a fixed overhead."""
     c = _calibration.constants()
     v, mm, macs = _elements(problem, m)
-    scale = problem.itemsize / 8
-    per_element = _constant(c, "winograd_per_element") * scale
+    alpha = m + 2
+    g, ci, co = problem.groups, problem.in_channels, problem.out_channels
+    per_element = _constant(c, "winograd_per_element")
     if not numba_available():
         per_element *= _NUMPY_FALLBACK_FACTOR
-    gemm = macs * _constant(c, "winograd_gemm_per_mac") * (0.25 if problem.itemsize == 4 else 1.0)
-    calls = problem.groups * (m + 2) ** 2   # one BLAS call per coordinate and group
-    return ((v + mm) * per_element + gemm + _constant(c, "winograd_overhead")
-            + calls * c.get("numpy_call_overhead", 4e-6) / 4)
+    calls = 0 if ci == 1 and co == 1 else alpha * alpha * g
+    return ((v + mm) * per_element
+            + alpha * alpha * g * co * ci * _constant(c, "winograd_kernel_per_element")
+            + macs * c.get("gemm_per_mac", 0.05e-9)
+            + calls * c.get("numpy_call_overhead", 4e-6)
+            + _constant(c, "winograd_overhead"))
 
 
 def choose_variant(problem: ConvProblem) -> int:
@@ -431,7 +554,14 @@ class Winograd:
         kernel = alpha * alpha * problem.groups * problem.out_channels * problem.in_channels
         th, tw = tiles(problem, m)
         padded = math.prod(problem.x_shape[:3]) * (th * m + 2) * (tw * m + 2)
-        temporaries = (v + mm + kernel + padded) * problem.itemsize
+        if numba_available():
+            # V and M of one chunk of tile rows, and the loops' scratch (2 V-sized
+            # arrays of one group and channel)
+            share = chunk_rows(problem, m) / (problem.batch * th)
+            transformed = (v + mm) * share + 2 * alpha * alpha * chunk_rows(problem, m) * tw
+        else:
+            transformed = 3 * (v + mm)      # numpy's windows, products and transposes
+        temporaries = int((transformed + kernel + padded) * problem.itemsize)
         return Cost(variant_seconds(problem, m), bytes=temporaries,
                     detail=(f"F({m}x{m},3x3): {alpha * alpha} GEMMs per group, "
                             f"{macs:.3g} multiply-adds ({macs / max(problem.macs, 1):.2f} of direct)"))

@@ -59,6 +59,8 @@ def _with_bound(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> ConvProbl
 def _with_rank(problem: ConvProblem, w: np.ndarray) -> ConvProblem:
     """The kernel's low-rank structure (lets the planner consider 'separable')."""
     from ..algorithms.separable import problem_rank
+    if problem.in_channels * problem.out_channels * problem.groups > 64:
+        return problem            # many kernels: the SVDs would cost more than they save
     rank = problem_rank(problem, w)
     return dataclasses.replace(problem, kernel_rank=rank) if rank else problem
 
