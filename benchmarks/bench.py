@@ -22,7 +22,10 @@ median of the repeats.  Big cells get fewer repeats (at least 3), see
 ``--cell-seconds``.  A peer whose warm-up call takes longer than ``--budget``
 seconds is reported from that single call and not run on the larger images with
 the same kernel size ('timeout'); it is also skipped when the time predicted
-from the previous image size exceeds 4x the budget.
+from the previous image size exceeds twice the budget.  Before each cell the
+harness waits (within limits) for other processes to leave the cores idle,
+records how much CPU they used while the cell ran (column bg), and times the
+disturbed cells again at the end.
 
 Results go to ``--out`` (default benchmarks/results) as JSON, Markdown and PNG,
 named after the profile (``bench_quick.*``, ``bench_full.*``).  See
@@ -348,6 +351,12 @@ class Session:
         self.timer, self.monitor, self.log = timer, monitor, log
         self.wait_cell, self.wait_left = wait_cell, wait_total
 
+    def quiet_now(self) -> bool:
+        """Wait within the limits for idle cores; True when the cores are idle."""
+        bg, waited = self.monitor.wait_idle(min(self.wait_cell, max(self.wait_left, 0.0)))
+        self.wait_left -= waited
+        return bg is None or bg < self.monitor.threshold
+
     def measure(self, funcs, check, tol, skip) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         """Wait for a quiet machine (within the limits), then time one cell."""
         waited = 0.0
@@ -390,7 +399,7 @@ def grid_cell(sess: Session, x, w, full, dtype: str, mode: str, skip: dict[str, 
 def run_grid(ns, ks, dtypes, modes, sess: Session, retry: bool) -> list[dict[str, Any]]:
     cells: list[dict[str, Any]] = []
     timeouts: dict[tuple, str] = {}
-    last: dict[tuple, tuple[int, float]] = {}            # (peer, dtype, mode, k) -> (n_out, time)
+    last: dict[tuple, tuple[int, float]] = {}            # (peer, dtype, mode, k) -> (size, time)
     for dtype in dtypes:
         for k in ks:
             for n in ns:
@@ -398,16 +407,16 @@ def run_grid(ns, ks, dtypes, modes, sess: Session, retry: bool) -> list[dict[str
                     continue
                 x, w, full = grid_data(n, k, dtype)
                 for mode in modes:
-                    n_out = (n if mode == "same" else n - k + 1) ** 2
+                    size = (n + k - 1) ** 2     # what the work grows with, 'valid' included
                     skip: dict[str, str] = {}
                     for p in GRID_PEERS:
                         key = (p, dtype, mode, k)
                         if key in timeouts:
                             skip[p] = timeouts[key]
                         elif key in last:
-                            prev_out, prev_t = last[key]
-                            pred = prev_t * n_out / prev_out
-                            if pred > 4 * sess.timer.budget:
+                            prev_size, prev_t = last[key]
+                            pred = prev_t * size / prev_size
+                            if pred > 2 * sess.timer.budget:
                                 skip[p] = f"predicted {pred:.1f} s from the smaller image"
                                 timeouts[key] = skip[p]
                     cell = grid_cell(sess, x, w, full, dtype, mode, skip)
@@ -415,7 +424,7 @@ def run_grid(ns, ks, dtypes, modes, sess: Session, retry: bool) -> list[dict[str
                         r = cell["results"][p]
                         key = (p, dtype, mode, k)
                         if "time" in r:
-                            last[key] = (n_out, r["time"])
+                            last[key] = (size, r["time"])
                             if r.get("single") and key not in timeouts:
                                 timeouts[key] = f"a call took {r['warm']:.1f} s at n={n}"
                     cells.append(cell)
@@ -433,14 +442,16 @@ def grid_retry(sess: Session, old: dict[str, Any]) -> dict[str, Any]:
 
 
 def retry_loaded(cells: list[dict[str, Any]], sess: Session, again, fmt) -> None:
-    """Time again, once, the cells measured while other work used the cores; keep the
-    measurement taken with less background load."""
+    """Time again, once, the cells measured while other work used the cores, when the
+    cores are idle now; keep the measurement taken with less background load."""
     todo = [i for i, c in enumerate(cells) if sess.loaded(c)]
     if not todo:
         return
     sess.log(f"-- {len(todo)} cells were timed while other processes used >= "
-             f"{sess.monitor.threshold} cores; timing them again --")
+             f"{sess.monitor.threshold} cores; timing them again where the cores are idle now --")
     for i in todo:
+        if not sess.quiet_now():
+            continue
         new = again(cells[i])
         new["retried"] = True
         if (new.get("background") or 0.0) < (cells[i].get("background") or 0.0):
@@ -717,8 +728,8 @@ def plot_grid(cells: list[dict[str, Any]], path: Path, title: str) -> None:
     ks = sorted({c["k"] for c in cells})
     cols = min(2, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * len(ks) * cols + 2.5, 0.8 * len(ns) * rows + 2.2),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * len(ks) * cols + 2.5, 0.95 * len(ns) * rows + 1.8),
+                             squeeze=False, layout="constrained")
     norm = TwoSlopeNorm(vmin=-2.0, vcenter=0.0, vmax=2.0)
     im = None
     for ax, (dtype, mode) in zip(axes.flat, panels):
@@ -732,8 +743,9 @@ def plot_grid(cells: list[dict[str, Any]], path: Path, title: str) -> None:
             if (c["dtype"], c["mode"]) != (dtype, mode):
                 continue
             i, j = ns.index(c["n"]), ks.index(c["k"])
-            txt = f"{fmt_ratio(c['ratio'])}\n{c['plan']}"
-            ax.text(j, i, txt, ha="center", va="center", fontsize=7.5)
+            txt = f"{fmt_ratio(c['ratio'])}\n{c['plan']}\n{c['fastest_peer'] or '-'}"
+            dark = c["ratio"] is not None and abs(math.log2(min(max(c["ratio"], 1e-3), 1e3))) > 1.3
+            ax.text(j, i, txt, ha="center", va="center", fontsize=7, color="white" if dark else "black")
         ax.set_xticks(range(len(ks)), [str(k) for k in ks])
         ax.set_yticks(range(len(ns)), [f"{n}²" for n in ns])
         ax.set_xlabel("kernel size k (k×k)")
@@ -745,8 +757,8 @@ def plot_grid(cells: list[dict[str, Any]], path: Path, title: str) -> None:
         cb = fig.colorbar(im, ax=axes, shrink=0.8)
         cb.set_ticks([-2, -1, 0, 1, 2], labels=["0.25", "0.5", "1", "2", "4"])
         cb.set_label("convolab time / fastest peer (log scale)")
-    fig.suptitle(title + "\nconvolab time / fastest peer's time (< 1: convolab fastest); "
-                 "text: ratio and planner's choice", fontsize=10)
+    fig.suptitle(title + "\nconvolab time / fastest peer's time, medians (< 1: convolab fastest)\n"
+                 "cell text: ratio, planner's choice, fastest peer", fontsize=10)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
@@ -755,16 +767,18 @@ def plot_cnn(cells: list[dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     labels = [f"{c['layer']}  b={c['batch']}  [{c['plan']}]" for c in cells]
     y = np.arange(len(cells))
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(cells) + 1.8))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(cells) + 1.8), layout="constrained")
     for off, key, lab in ((-0.2, "ratio_torch NCHW", "vs torch NCHW"), (0.2, "ratio_torch CL", "vs torch channels-last")):
         vals = [c[key] if c[key] else np.nan for c in cells]
         ax.barh(y + off, vals, height=0.38, label=lab)
     ax.axvline(1.0, color="k", lw=1)
     ax.axvline(1.5, color="grey", lw=1, ls="--", label="1.5x")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("convolab time / torch time (log scale; < 1: convolab faster)")
@@ -795,8 +809,9 @@ def machine_lines(meta: dict[str, Any]) -> list[str]:
         lines.append(f"numpy BLAS: {b.get('name')} {b.get('version')} ({b.get('openblas configuration')})")
     if meta.get("threadpools"):
         lines.append("thread pools: " + "; ".join(
-            f"{p['internal_api']} {p.get('version') or ''} {p.get('architecture') or ''} "
-            f"{p['num_threads']} threads".replace("  ", " ") for p in meta["threadpools"]))
+            " ".join(str(v) for v in (p["internal_api"], p.get("version"), p.get("architecture"),
+                                      f"{p['num_threads']} threads") if v)
+            for p in meta["threadpools"]))
     la0, la1 = meta.get("loadavg_start"), meta.get("loadavg_end")
     if la0:
         lines.append(f"load average (1/5/15 min): start {la0[0]:.2f}/{la0[1]:.2f}/{la0[2]:.2f}"
@@ -804,41 +819,61 @@ def machine_lines(meta: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown_report(data: dict[str, Any]) -> str:
+def _err(c: dict[str, Any]) -> str:
+    return f"{c['convolab_err']:.1e}" if c.get("convolab_err") is not None else "-"
+
+
+def markdown_report(data: dict[str, Any], level: int = 1) -> str:
+    """The run as Markdown: machine, how it was timed, targets, worst cells, tables."""
     meta, cfg = data["meta"], data["config"]
-    parts = [f"# convolab benchmark ({cfg['profile']})", ""]
+    h = "#" * level
+    parts = [f"{h} convolab benchmark ({cfg['profile']}), {meta['date'][:10]}, commit {meta['commit']}", ""]
     parts += ["- " + ln for ln in machine_lines(meta)]
     parts += [f"- timing: median of up to {cfg['repeats']} round-robin repeats after one checked warm-up call "
               f"(fewer, at least 3, for calls over {cfg['cell_seconds'] / cfg['repeats']:.2f} s); "
               f"peers slower than {cfg['budget']} s per call: one call, then 'T/O' on larger images",
               f"- run time: {data['elapsed_s']:.0f} s, of which {meta.get('waited_s', 0):.0f} s waiting for idle "
-              f"cores; {meta.get('disturbed_cells', 0)} cells timed while other processes used >= "
-              f"{cfg['idle_threshold']} cores (column bg)", ""]
-    parts += ["Times in ms, medians. `!`: result wrong (outside the tolerance, not counted); `*`: single call "
+              f"cores; {meta.get('disturbed_cells', 0)} of {len(data['grid']) + len(data['cnn'])} cells timed "
+              f"while other processes used >= {cfg['idle_threshold']} cores (column bg)", ""]
+    parts += ["Times in ms, medians. `!`: result wrong (outside the tolerance, not counted); `*`: one call "
               "over the budget; `T/O`: not run (over the budget); `ERR`: raised. ratio: convolab / "
-              "fastest correct peer (< 1: convolab fastest). bg: cores used by other processes while the "
+              "fastest correct peer (< 1: convolab fastest). GFLOP/s: convolab's, whatever algorithm ran. "
+              "max err: convolab's max|out - ref| / max|ref|. bg: cores used by other processes while the "
               "cell was timed (`r`: timed a second time, the quieter run kept).", ""]
     if data["targets"]:
-        parts += ["## Targets", ""]
+        parts += [f"{h}# Targets", ""]
         parts += [f"- **{'MET' if t['met'] else 'NOT MET'}** {t['target']}: {t['detail']}" for t in data["targets"]]
         parts.append("")
     worst = worst_cells(data["grid"] + data["cnn"])
     if worst:
-        parts += ["## Furthest from the fastest peer", ""]
-        parts += [md_table(["cell", "plan", "convolab ms", "fastest peer", "peer ms", "ratio"],
-                           [[cell_label(c), c["plan"], f"{c['convolab_time'] * 1e3:.3g}" if c["convolab_time"] else "-",
-                             c["fastest_peer"] or "-", f"{c['fastest_peer_time'] * 1e3:.3g}", fmt_ratio(c["ratio"])]
-                            for c in worst]), ""]
+        parts += [f"{h}# Furthest from the fastest peer", ""]
+        parts += [md_table(["cell", "plan", "convolab ms", "fastest peer", "peer ms", "ratio", "bg"],
+                           [[cell_label(c), c["plan"],
+                             f"{c['convolab_time'] * 1e3:.3g}" if c["convolab_time"] else "-",
+                             c["fastest_peer"] or "-", f"{c['fastest_peer_time'] * 1e3:.3g}",
+                             fmt_ratio(c["ratio"]), fmt_bg(c)] for c in worst]), ""]
     if data["grid"]:
-        parts += ["## 2-D grid", "", md_table(GRID_HEAD + ["GFLOP/s", "max err"],
-                                             [grid_row(c) + [f"{c['gflops']:.1f}" if c["gflops"] else "-",
-                                                             f"{c['convolab_err']:.1e}" if c["convolab_err"] is not None else "-"]
-                                              for c in data["grid"]]), ""]
+        parts += [f"{h}# 2-D grid: convolve(x, k, mode)", ""]
+        head = ["n", "k", "plan"] + list(GRID_CONTENDERS) + ["fastest peer", "ratio", "GFLOP/s", "max err", "bg"]
+        for dtype, mode in sorted({(c["dtype"], c["mode"]) for c in data["grid"]}):
+            cells = sorted((c for c in data["grid"] if (c["dtype"], c["mode"]) == (dtype, mode)),
+                           key=lambda c: (c["n"], c["k"]))
+            rows = [[str(c["n"]), str(c["k"]), c["plan"]] + [fmt_ms(c["results"][p]) for p in GRID_CONTENDERS]
+                    + [c["fastest_peer"] or "-", fmt_ratio(c["ratio"]),
+                       f"{c['gflops']:.1f}" if c["gflops"] else "-", _err(c), fmt_bg(c)] for c in cells]
+            parts += [f"{h}## {dtype}, mode='{mode}'", "", md_table(head, rows), ""]
     if data["cnn"]:
-        parts += ["## CNN layers (float32)", "", md_table(CNN_HEAD + ["max err"],
-                                                         [cnn_row(c) + [f"{c['convolab_err']:.1e}" if c["convolab_err"] is not None else "-"]
-                                                          for c in data["cnn"]]), ""]
+        parts += [f"{h}# CNN layers (float32)", "",
+                  md_table(CNN_HEAD[:-1] + ["max err", "bg"], [cnn_row(c)[:-1] + [_err(c), fmt_bg(c)]
+                                                              for c in data["cnn"]]), ""]
     return "\n".join(parts)
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """A saved run, with the non-finite numbers written as strings turned back into floats."""
+    def hook(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: (float(v) if v in ("inf", "-inf", "nan") else v) for k, v in d.items()}
+    return json.loads(Path(path).read_text(), object_hook=hook)
 
 
 def _jsonable(o: Any) -> Any:
@@ -877,19 +912,32 @@ def main(argv: list[str] | None = None) -> int:
                     help="before each cell, wait up to this many seconds for other processes to "
                          "leave the cores idle (default 20, quick 5; 0: never wait)")
     ap.add_argument("--wait-total", type=float, default=None,
-                    help="the most seconds spent waiting in the whole run (default 600, quick 60)")
+                    help="the most seconds spent waiting in the whole run (default 300, quick 60)")
     ap.add_argument("--idle-threshold", type=float, default=0.25,
                     help="cores used by other processes above which a cell counts as disturbed "
                          "(default 0.25)")
     ap.add_argument("--no-retry", action="store_true",
                     help="do not time disturbed cells a second time at the end")
+    ap.add_argument("--report", metavar="JSON",
+                    help="run nothing: print a saved run (bench_*.json) as Markdown, headings from "
+                         "level 2, and redraw its plots next to it")
     args = ap.parse_args(argv)
+    if args.report:
+        data = load_results(Path(args.report))
+        print(markdown_report(data, level=2))
+        stem = Path(args.report).with_suffix("")
+        title = f"convolab {data['meta']['commit']} ({data['config']['profile']}), {data['meta']['date'][:10]}, {data['meta']['cpu']}"
+        if data["grid"]:
+            plot_grid(data["grid"], stem.parent / (stem.name + "_grid.png"), title)
+        if data["cnn"]:
+            plot_cnn(data["cnn"], stem.parent / (stem.name + "_cnn.png"), title)
+        return 0
     profile = "quick" if args.quick else "full"
     do_grid, do_cnn = (args.grid or not args.cnn), (args.cnn or not args.grid)
     repeats = args.repeats or (5 if args.quick else 7)
     cell_seconds = args.cell_seconds or (0.6 if args.quick else 2.0)
     wait_idle = args.wait_idle if args.wait_idle is not None else (5.0 if args.quick else 20.0)
-    wait_total = args.wait_total if args.wait_total is not None else (60.0 if args.quick else 600.0)
+    wait_total = args.wait_total if args.wait_total is not None else (60.0 if args.quick else 300.0)
     if repeats < 1:
         ap.error("--repeats must be at least 1")
 
@@ -960,11 +1008,11 @@ def main(argv: list[str] | None = None) -> int:
     title = f"convolab {meta['commit']} ({profile}), {meta['date'][:10]}, {meta['cpu']}"
     written = [stem.with_suffix(".json"), stem.with_suffix(".md")]
     if grid:
-        p = stem.parent / (stem.name + "_grid.png")
+        p = stem.parent / (stem.name + ("_grid.png" if suffix != "_grid" else ".png"))
         plot_grid(grid, p, title)
         written.append(p)
     if cnn:
-        p = stem.parent / (stem.name + "_cnn.png")
+        p = stem.parent / (stem.name + ("_cnn.png" if suffix != "_cnn" else ".png"))
         plot_cnn(cnn, p, title)
         written.append(p)
     print(f"\ntotal {elapsed:.0f} s; wrote " + ", ".join(str(p) for p in written))
