@@ -66,25 +66,6 @@ from ._base import Cost, zero_extend
 BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64),
                np.dtype(np.complex64), np.dtype(np.complex128))
 
-#: defaults for the cost-model constants this module adds (measured on the
-#: 2-core machine of :mod:`convolab._calibration`; used until the calibration
-#: table has them)
-CALIBRATION: dict[str, float] = {
-    # banded Toeplitz block products along a middle axis (BLAS on every core):
-    # seconds per multiply-add, the band's zeros included (float32 and float64 alike)
-    "toeplitz_per_mac": 0.022e-9,
-    # ... along the last axis (smaller products, strided output)
-    "toeplitz_last_per_mac": 0.032e-9,
-    # memory traffic of a pass: seconds per float64 element read or written
-    "toeplitz_per_element": 0.15e-9,
-    # one BLAS product of a pass (numpy's loop over the blocks)
-    "toeplitz_per_product": 0.5e-6,
-    # one singular value decomposition of a small kernel: fixed cost ...
-    "svd_overhead": 20e-6,
-    # ... and seconds per (taps x shortest kernel axis)
-    "svd_per_element": 1.5e-9,
-}
-
 #: kernels larger than this many taps, or analyses needing more than
 #: ANALYSIS_FLOPS, are not analysed: the SVD would cost more than it can save,
 #: and FFT methods win for such kernels anyway (on a 1024 x 1024 image the
@@ -94,7 +75,7 @@ ANALYSIS_FLOPS = 2e8
 
 
 def _constant(name: str) -> float:
-    return _calibration.constants().get(name, CALIBRATION[name])
+    return _calibration.constants()[name]
 
 
 # ---------------------------------------------------------------------------

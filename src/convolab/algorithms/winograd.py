@@ -89,21 +89,6 @@ MATRICES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
 }
 VARIANTS = tuple(MATRICES)
 
-#: Cost-model constants (seconds), in the units of ``_calibration.DEFAULTS``
-#: (which may override each under the same name).  Fitted to timings of 14
-#: layers x 2 variants x float32/float64 on a 2-core x86-64 machine, then
-#: scaled by the ratio of im2col's estimate to its measured time on the same
-#: machine, so that the planner compares winograd and im2col as measured.
-#: The GEMMs use the shared ``gemm_per_mac`` (the fit gave the same value).
-COST_DEFAULTS: dict[str, float] = {
-    # input and output transforms (zero extension, gathers, the B and A
-    # products): seconds per element of the transformed input V and output M
-    "winograd_per_element": 4.5e-9,
-    # kernel transform U = G g G^T: seconds per element of U
-    "winograd_kernel_per_element": 9e-9,
-    # fixed cost of one call (dispatch, allocations, small arrays)
-    "winograd_overhead": 100e-6,
-}
 
 #: the numpy transforms (no numba) take about this many times as long
 #: (measured: the whole call 0.9 to 1.7 times the compiled one)
@@ -111,7 +96,7 @@ _NUMPY_FALLBACK_FACTOR = 1.8
 
 
 def _constant(c: dict, name: str) -> float:
-    return c.get(name, COST_DEFAULTS[name])
+    return c[name]
 
 
 # ---------------------------------------------------------------------------
@@ -183,23 +168,13 @@ def _output_transform_numpy(mm: np.ndarray, m: int, out_hw: tuple[int, int]) -> 
 # compiled loops ------------------------------------------------------------
 
 _COMPILED: dict[str, Callable] = {}
-_NUMBA: bool | None = None
 _comb: Callable | None = None     # set by _compiled()
 
 
 def numba_available() -> bool:
     """True when numba can be imported and ``CONVOLAB_DISABLE_NUMBA`` is unset."""
-    global _NUMBA
-    if _NUMBA is None:
-        if os.environ.get("CONVOLAB_DISABLE_NUMBA"):
-            _NUMBA = False
-        else:
-            try:
-                import numba  # noqa: F401
-                _NUMBA = True
-            except ImportError:  # pragma: no cover - numba is installed with convolab's extras
-                _NUMBA = False
-    return _NUMBA
+    from ._compiled import available
+    return available()
 
 
 def _compiled() -> dict[str, Callable]:
