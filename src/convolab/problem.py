@@ -27,6 +27,7 @@ kernel is shared, ``G`` when each slice has its own kernel).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import operator
 from dataclasses import dataclass, field
@@ -219,15 +220,15 @@ class ConvProblem:
     def dilations(self) -> tuple[int, ...]:
         return self.dilation or (1,) * self.ndim
 
-    @property
+    @functools.cached_property
     def dilated_kernel(self) -> tuple[int, ...]:
         return tuple((k - 1) * d + 1 if k else 0 for k, d in zip(self.kernel_spatial, self.dilations))
 
-    @property
+    @functools.cached_property
     def padded_in(self) -> tuple[int, ...]:
         return tuple(n + lo + hi for n, (lo, hi) in zip(self.spatial_in, self.pad))
 
-    @property
+    @functools.cached_property
     def spatial_out(self) -> tuple[int, ...]:
         return tuple(max(0, (p - kd) // s + 1) if p >= kd else 0
                      for p, kd, s in zip(self.padded_in, self.dilated_kernel, self.strides))
@@ -248,7 +249,7 @@ class ConvProblem:
     def out_channels(self) -> int:
         return self.w_shape[1]
 
-    @property
+    @functools.cached_property
     def out_shape(self) -> tuple[int, ...]:
         """Core output shape ``(N, G, Cout, *O)``."""
         return (self.batch, self.groups, self.out_channels) + self.spatial_out
@@ -261,11 +262,11 @@ class ConvProblem:
     def is_complex(self) -> bool:
         return self.compute_dtype.kind == "c"
 
-    @property
+    @functools.cached_property
     def kernel_taps(self) -> int:
         return math.prod(self.kernel_spatial)
 
-    @property
+    @functools.cached_property
     def macs(self) -> int:
         """Multiply-accumulates of a direct evaluation."""
         return math.prod(self.out_shape) * self.in_channels * self.kernel_taps
@@ -391,6 +392,8 @@ def from_signal(in1: np.ndarray, in2: np.ndarray, *, mode: str, flip: bool,
                           compute_dtype=compute, pad=tuple(pads), boundary=boundary,
                           fillvalue=fill, flip=flip, conj=conj, nan_policy=nan_policy,
                           value_bound=bound, layout=layout, label=label)
+    if problem.macs < 200_000:
+        return problem      # a small problem: analysing the kernel would cost more than it saves
     from .algorithms.separable import problem_rank     # lazy: algorithms import this module
     rank = problem_rank(problem, in2, spatial_axes=conv_axes)
     return dataclasses.replace(problem, kernel_rank=rank) if rank else problem
