@@ -19,6 +19,7 @@ layout.  This module does the rest, once, for all of them:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import warnings
@@ -47,12 +48,21 @@ def prepare(problem: ConvProblem, x: np.ndarray, w: np.ndarray
         w = np.conj(w)
     if problem.flip and nd:
         w = np.flip(w, axis=tuple(range(3, 3 + nd)))
-    core = dataclasses.replace(problem, flip=False, conj=False)
     if problem.boundary != "fill" or problem.fillvalue != 0:
         x = extend(x, problem.pad, problem.boundary, problem.fillvalue)
-        core = dataclasses.replace(core, x_shape=x.shape, pad=((0, 0),) * nd,
+    return core_problem(problem), x, w
+
+
+@functools.lru_cache(maxsize=512)
+def core_problem(problem: ConvProblem) -> ConvProblem:
+    """What the algorithm sees: a plain correlation with zero padding only
+    (after :func:`prepare` reversed the kernel and extended the input)."""
+    core = dataclasses.replace(problem, flip=False, conj=False)
+    if problem.boundary != "fill" or problem.fillvalue != 0:
+        padded = problem.x_shape[:3] + problem.padded_in
+        core = dataclasses.replace(core, x_shape=padded, pad=((0, 0),) * problem.ndim,
                                    boundary="fill", fillvalue=0)
-    return core, x, w
+    return core
 
 
 def execute(problem: ConvProblem, x: np.ndarray, w: np.ndarray, algorithm: Algorithm | str,

@@ -35,6 +35,7 @@ Differences from scipy.signal, on purpose:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,8 @@ __all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "
 def _describe(name: str, in1: np.ndarray, in2: np.ndarray, mode: str, *, flip: bool,
               out_dtype: np.dtype, axes: Any, boundary: Any, fillvalue: Any, nan_policy: Any,
               same_rule: str = "scipy", broadcast_length_one: bool = False) -> ConvProblem:
-    label = f"{name}(in1 {in1.shape} {in1.dtype}, in2 {in2.shape} {in2.dtype}, mode={mode!r})"
+    label = (f"{name}(in1 {in1.shape} {_dtype_name(in1.dtype)}, in2 {in2.shape} "
+             f"{_dtype_name(in2.dtype)}, mode={mode!r})")
     try:
         return from_signal(in1, in2, mode=mode, flip=flip, out_dtype=out_dtype, axes=axes,
                            boundary=boundary, fillvalue=fillvalue, nan_policy=nan_policy,
@@ -63,6 +65,11 @@ def _describe(name: str, in1: np.ndarray, in2: np.ndarray, mode: str, *, flip: b
                            label=label)
     except ConvolabError as err:
         raise ConvolabError(f"{err} [in {label}]") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_name(dtype: np.dtype) -> str:
+    return str(dtype)
 
 
 def _run(problem: ConvProblem, in1: np.ndarray, in2: np.ndarray, method: str,
