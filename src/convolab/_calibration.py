@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 DEFAULTS: dict[str, float] = {
     # compiled direct loop (numba, 2 threads), float32: seconds per multiply-add
-    "compiled_per_mac": 0.05e-9,
+    "compiled_per_mac": 0.13e-9,
     # fixed cost of one call into the compiled loop (dispatch, thread start)
     "compiled_overhead": 20e-6,
     # scipy.ndimage.correlate: seconds per multiply-add (compiled direct loop)

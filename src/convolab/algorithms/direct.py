@@ -46,7 +46,10 @@ class Direct:
         if _uses_compiled(problem):
             # vector width halves with each doubling of the item size
             scale = problem.itemsize / 4
-            return Cost(problem.macs * c["compiled_per_mac"] * scale + c["compiled_overhead"],
+            # short rows vectorize poorly: the unrolled inner loop runs over one output row
+            short_rows = 1 + 64 / max(1, problem.spatial_out[-1])
+            return Cost(problem.macs * c["compiled_per_mac"] * scale * short_rows
+                        + c["compiled_overhead"],
                         bytes=problem.batch * problem.groups * math.prod(problem.padded_in) * problem.itemsize,
                         detail=f"compiled multithreaded sliding window, {problem.macs:.3g} multiply-adds")
         if _uses_numpy_1d(problem):

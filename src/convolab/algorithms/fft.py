@@ -152,7 +152,7 @@ class FFT(TransformAlgorithm):
         # correlation = convolution with the reversed kernel
         wr = np.flip(dilate_kernel(w, problem.dilations), axis=axes)
         forward, inverse = (sp_fft.rfftn, sp_fft.irfftn) if real else (sp_fft.fftn, sp_fft.ifftn)
-        workers = fft_workers()
+        workers = fft_workers(math.prod(x.shape[:3]) * math.prod(shape))
         xf = forward(x, shape, axes=axes, workers=workers)
         wf = kernel_spectrum(("fft", shape, real, wr.shape, wr.dtype.str),
                              lambda: forward(wr, shape, axes=axes, workers=workers))

@@ -86,7 +86,7 @@ class OverlapAdd(TransformAlgorithm):
         block_axes = tuple(4 + 2 * i for i in range(nd))
         shape = tuple(p[1] for p in plans)
         forward, inverse = (sp_fft.rfftn, sp_fft.irfftn) if real else (sp_fft.fftn, sp_fft.ifftn)
-        workers = fft_workers()
+        workers = fft_workers(xb.size)
         xf = forward(xb, shape, axes=block_axes, workers=workers)
         # 2. the reversed kernel's spectrum, with length-1 block axes to broadcast
         wr = np.flip(dilate_kernel(w, problem.dilations), axis=tuple(range(3, 3 + nd)))
