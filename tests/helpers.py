@@ -251,3 +251,20 @@ def footprint(nonfinite: np.ndarray, kernel_shape: Sequence[int], mode: str, *,
 def valid_ok(s1: Sequence[int], s2: Sequence[int]) -> bool:
     """scipy's rule: one input at least as large as the other on every axis."""
     return all(a >= b for a, b in zip(s1, s2)) or all(b >= a for a, b in zip(s1, s2))
+
+
+# ---------------------------------------------------------------------------
+# CNN layers (tests/test_nn_*.py)
+
+#: torch's padding modes, and the numpy.pad mode each one means
+TORCH_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+TORCH_NUMPY_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+                   "circular": "wrap"}
+
+
+def maybe_tuple(rng, values):
+    """An int when every axis agrees and a coin says so, else the tuple:
+    torch accepts both spellings, so the random layers use both."""
+    if len(set(values)) == 1 and rng.random() < 0.5:
+        return values[0]
+    return tuple(values)

@@ -26,9 +26,8 @@ import convolab.nn.functional as cf  # noqa: E402
 # torch's own performance note for padding='same' with an even kernel
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-NUMPY_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-METHODS = ("direct", "im2col", "fft", "oa")
+from helpers import METHODS, TORCH_NUMPY_PAD as NUMPY_PAD, TORCH_PADDING_MODES as PADDING_MODES  # noqa: E402
+from helpers import maybe_tuple as _maybe_tuple  # noqa: E402
 
 N_FORWARD = 300
 N_METHOD = 40
@@ -39,13 +38,6 @@ N_FLIP = 40
 
 # ---------------------------------------------------------------------------
 # random configurations
-
-
-def _maybe_tuple(rng: np.random.Generator, values: tuple[int, ...]):
-    """An int when every axis agrees and a coin says so, else the tuple."""
-    if len(set(values)) == 1 and rng.random() < 0.5:
-        return values[0]
-    return tuple(values)
 
 
 def _torch_same_pads(kernel, dilation):

@@ -28,9 +28,8 @@ import convolab.nn.grad as cg  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-NUMPY_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-METHODS = ("direct", "im2col", "fft", "oa")
+from helpers import METHODS, TORCH_NUMPY_PAD as NUMPY_PAD, TORCH_PADDING_MODES as PADDING_MODES  # noqa: E402
+from helpers import maybe_tuple as _maybe_tuple  # noqa: E402
 
 N_GRAD = 150
 N_METHOD = 20
@@ -38,12 +37,6 @@ N_METHOD = 20
 
 # ---------------------------------------------------------------------------
 # random layers
-
-
-def _maybe_tuple(rng, values):
-    if len(set(values)) == 1 and rng.random() < 0.5:
-        return values[0]
-    return tuple(values)
 
 
 def _tup(v, nd):
