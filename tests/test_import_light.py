@@ -36,3 +36,11 @@ def test_import_does_not_load(loaded, name):
 def test_the_probe_sees_imports(loaded):
     """The probe works: convolab itself (and numpy) show up as loaded."""
     assert "convolab" in loaded and "convolab.signal" in loaded
+
+
+def test_tool_modules_load_on_first_use():
+    probe = ("import sys, convolab; before = 'convolab.kernels' in sys.modules; "
+             "k = convolab.kernels.gaussian_273(); print(before, 'convolab.kernels' in sys.modules, k.shape)")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.split() == ["False", "True", "(5,", "5)"]

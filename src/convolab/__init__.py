@@ -14,6 +14,16 @@ Algorithms (``method=``)
     ``im2col`` (one matrix product), ``fft`` (convolution theorem), ``oa``
     (overlap-add); see :mod:`convolab.algorithms`.
 
+Tools (submodules, loaded on first use: ``convolab.kernels`` works after ``import convolab``)
+    :mod:`convolab.kernels` (named kernels: gaussian, sobel, gabor, ...),
+    :mod:`convolab.freq` (spectra, frequency masks, the convolution theorem),
+    :mod:`convolab.propagators` (kernels as diffusion propagators, stochastic
+    convolution).
+
+CNN layers
+    :mod:`convolab.nn` (``torch.nn.functional`` drop-in and gradients),
+    :mod:`convolab.torch` (autograd Function and modules; needs torch).
+
 Errors
     :class:`ConvolabError` (a ``ValueError``) and :class:`ConvolabWarning`.
 
@@ -33,3 +43,17 @@ __all__ = [
     "choose_conv_method", "convolve", "convolve2d", "correlate", "correlate2d",
     "correlation_lags", "fftconvolve", "oaconvolve", "plan",
 ]
+
+#: submodules imported on first attribute access, so ``import convolab`` stays light
+_SUBMODULES = ("freq", "kernels", "nn", "propagators", "torch")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES))

@@ -47,10 +47,14 @@ def prepare(problem: ConvProblem, x: np.ndarray, w: np.ndarray
     if problem.conj:
         w = np.conj(w)
     if problem.flip and nd:
-        w = np.flip(w, axis=tuple(range(3, 3 + nd)))
+        w = w[_REVERSED[nd]]
     if problem.boundary != "fill" or problem.fillvalue != 0:
         x = extend(x, problem.pad, problem.boundary, problem.fillvalue)
     return core_problem(problem), x, w
+
+
+#: index that reverses the spatial axes of a core-layout kernel, per ndim
+_REVERSED = {nd: (slice(None),) * 3 + (slice(None, None, -1),) * nd for nd in range(1, 33)}
 
 
 @functools.lru_cache(maxsize=512)

@@ -104,16 +104,21 @@ _WORKERS: contextvars.ContextVar[int | None] = contextvars.ContextVar("workers",
 _KERNEL_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("kernel_cache", default=None)
 
 
-@contextlib.contextmanager
-def execution(workers: int | None = None, kernel_cache: dict | None = None) -> Iterator[None]:
-    """Set the FFT worker count and the kernel-spectrum cache for a run."""
-    t1 = _WORKERS.set(workers)
-    t2 = _KERNEL_CACHE.set(kernel_cache)
-    try:
-        yield
-    finally:
-        _WORKERS.reset(t1)
-        _KERNEL_CACHE.reset(t2)
+class execution:
+    """Set the FFT worker count and the kernel-spectrum cache for a run
+    (a context manager; a plain class because it is entered on every call)."""
+
+    __slots__ = ("workers", "kernel_cache", "tokens")
+
+    def __init__(self, workers: int | None = None, kernel_cache: dict | None = None) -> None:
+        self.workers, self.kernel_cache = workers, kernel_cache
+
+    def __enter__(self) -> None:
+        self.tokens = (_WORKERS.set(self.workers), _KERNEL_CACHE.set(self.kernel_cache))
+
+    def __exit__(self, *exc: object) -> None:
+        _WORKERS.reset(self.tokens[0])
+        _KERNEL_CACHE.reset(self.tokens[1])
 
 
 #: below this many transformed points per call, one thread is faster than

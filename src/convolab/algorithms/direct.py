@@ -16,6 +16,7 @@ four nested loops.  Several implementations of one rule:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -102,6 +103,7 @@ def _ndimage_exact(xp: np.ndarray, w: np.ndarray) -> bool:
     return not (magnitude == 0).any() or bool(np.isfinite(xp).all())
 
 
+@functools.lru_cache(maxsize=512)
 def _uses_compiled(problem: ConvProblem) -> bool:
     """One channel in and out (signal API, depthwise layers), stride 1, 1-3 axes,
     float or complex: the compiled loop of :mod:`._compiled`."""
