@@ -159,3 +159,60 @@ def test_compiled_loop_keeps_nan_times_zero():
     w = np.array([[[0.0, 0, 0], [0, 1, 0], [0, 0, 0]]])
     out = _compiled.correlate(x, w, (1, 1), (1, 3, 3))
     assert np.isnan(out).all()                   # every window holds the NaN: nan * 0 is NaN
+
+
+# -- float32 transforms, kept only where their error bound allows ------------
+
+def _float32_cases():
+    rng = np.random.default_rng(3)
+    lap = np.zeros((31, 31))
+    lap[15, 15], lap[14, 15], lap[16, 15], lap[15, 14], lap[15, 16] = -4, 1, 1, 1, 1
+    step = np.zeros((31, 31))
+    step[:, :15], step[:, 16:] = -1, 1
+    smooth = np.outer(np.hanning(31), np.hanning(31))
+    for kernel in (lap, step, smooth / smooth.sum(), rng.standard_normal((31, 31))):
+        for image in (rng.random((160, 160)), rng.standard_normal((160, 160)),
+                      100 + 0.01 * rng.random((160, 160))):
+            yield image.astype(np.float32), kernel.astype(np.float32)
+
+
+@pytest.mark.parametrize("mode", ["same", "valid"])
+@pytest.mark.parametrize("method", ["fft", "oa"])
+def test_float32_transforms_meet_the_accuracy_target(mode, method):
+    # derivative kernels on an image with a large offset: float32 transforms
+    # alone are off by ~1e-3 of the largest output in 'valid'; the bound
+    # catches it and the engine recomputes in float64
+    for image, kernel in _float32_cases():
+        reference = scipy.signal.convolve(image.astype(np.float64), kernel.astype(np.float64),
+                                          mode=mode, method="direct")
+        got = convolab.convolve(image, kernel, mode=mode, method=method)
+        assert got.dtype == np.float32
+        assert np.abs(got - reference).max() <= 1e-6 * np.abs(reference).max()
+
+
+def test_the_float32_error_bound_holds():
+    from convolab import engine
+    from convolab.algorithms import fft
+    for image, kernel in _float32_cases():
+        for mode in ("same", "valid", "full"):
+            problem = convolab.plan(image, kernel, mode=mode, method="fft").problem
+            x, w = problem.layout.to_core(image, kernel)
+            core, xc, wc = engine.prepare(problem, x, w)
+            single = fft.algorithm._run_float(core, xc, wc)          # float32 transforms only
+            exact = fft.algorithm._run_float(core, xc.astype(np.float64), wc.astype(np.float64))
+            error = np.abs(single - exact).max()
+            assert error <= fft.single_precision_error(core, xc, wc)
+
+
+def test_smoothing_keeps_float32_transforms():
+    # a positive kernel on a positive image: the bound is far below 1e-6 of the output
+    from convolab import engine
+    from convolab.algorithms import fft
+    rng = np.random.default_rng(4)
+    image = rng.random((256, 256), dtype=np.float32)
+    kernel = np.ones((31, 31), dtype=np.float32) / 961
+    problem = convolab.plan(image, kernel, mode="same", method="fft").problem
+    core, xc, wc = engine.prepare(problem, *problem.layout.to_core(image, kernel))
+    out = fft.algorithm._run_float(core, xc, wc)
+    assert out.dtype == np.float32
+    assert fft.single_precision_suffices(core, xc, wc, out)
