@@ -216,3 +216,41 @@ def test_smoothing_keeps_float32_transforms():
     out = fft.algorithm._run_float(core, xc, wc)
     assert out.dtype == np.float32
     assert fft.single_precision_suffices(core, xc, wc, out)
+
+
+# -- transform lengths chosen by the cost model ------------------------------
+
+@pytest.mark.parametrize("real", [True, False])
+def test_transform_lengths_are_smooth_and_never_costlier_than_next_fast_len(real):
+    from scipy import fft as sp_fft
+    from convolab.algorithms._base import fft_len
+    c = _calibration.constants()
+    primes = (2, 3, 5) if real else (2, 3, 5, 7, 11)
+
+    def model(length):
+        total, rest = c["fft_radix_point"], length
+        for p in (2, 3, 5, 7, 11):
+            while rest % p == 0:
+                rest //= p
+                total += c[f"fft_radix_{p}"]
+        return length * total
+
+    changed = 0
+    for n in range(1, 3000):
+        length = fft_len(n, real)
+        rest = length
+        for p in primes:
+            while rest % p == 0:
+                rest //= p
+        assert rest == 1, (n, length)
+        first = sp_fft.next_fast_len(n, real)
+        assert n <= length <= max(first, 5 * n // 4)
+        assert model(length) <= model(first)
+        changed += length != first
+    assert changed > 0       # the model does pick other lengths than the smallest
+
+
+def test_calibrate_fits_the_length_model(cache):
+    fitted = _calibration._fit_radix(repeats=1)
+    # a fit that came out non-positive (noise) is dropped, never stored
+    assert fitted == {} or all(0 < v < 1e-6 for v in fitted.values())

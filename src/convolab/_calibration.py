@@ -52,6 +52,15 @@ DEFAULTS: dict[str, float] = {
     "fft_per_point_log": 0.45e-9,
     # fixed cost of one transform call
     "fft_overhead": 15e-6,
+    # transform length model: seconds per point, plus per point and per prime
+    # factor of the length (pocketfft's radix passes); fitted on rfft of
+    # 5-smooth lengths 128..4096, the radix-7 and -11 passes extrapolated
+    "fft_radix_point": 0.31e-9,
+    "fft_radix_2": 0.17e-9,
+    "fft_radix_3": 0.33e-9,
+    "fft_radix_5": 0.46e-9,
+    "fft_radix_7": 0.70e-9,
+    "fft_radix_11": 1.0e-9,
     # pointwise spectrum product: seconds per complex element
     "spectrum_per_element": 1.5e-9,
     # winograd: input/output transforms, seconds per element of V and M
@@ -170,6 +179,50 @@ def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
     ]
 
 
+#: transform lengths timed by :func:`calibrate` to fit the length model
+_RADIX_LENGTHS = (256, 243, 250, 384, 405, 500, 512, 625, 729, 768, 800, 972, 1000, 1024,
+                  1125, 1215, 1280, 1458, 1536, 2048, 2187, 2500)
+
+
+def _factor_counts(length: int, primes: tuple[int, ...] = (2, 3, 5, 7, 11)) -> list[int]:
+    counts = []
+    for p in primes:
+        e = 0
+        while length % p == 0:
+            length //= p
+            e += 1
+        counts.append(e)
+    return counts
+
+
+def _fit_radix(repeats: int) -> dict[str, float]:
+    """Time real transforms of 2-3-5-smooth lengths and fit
+    ``seconds / length = point + sum_p radix_p * (power of p)`` by least squares."""
+    import numpy as np
+    from scipy import fft as sp_fft
+
+    rows, times = [], []
+    for length in _RADIX_LENGTHS:
+        x = np.random.default_rng(0).standard_normal((max(1, 262144 // length), length))
+        best = float("inf")
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            sp_fft.rfft(x, axis=-1, workers=1)
+            best = min(best, time.perf_counter() - start)
+        rows.append([1.0] + _factor_counts(length, (2, 3, 5)))
+        times.append(best / x.size)
+    coef = np.linalg.lstsq(np.array(rows), np.array(times), rcond=None)[0]
+    fitted = {"fft_radix_point": coef[0], "fft_radix_2": coef[1], "fft_radix_3": coef[2],
+              "fft_radix_5": coef[3]}
+    if min(fitted.values()) <= 0:          # noise: keep the current model
+        return {}
+    # the 7 and 11 passes are not timed (real transforms avoid them); keep their ratios to 5
+    scale = fitted["fft_radix_5"] / DEFAULTS["fft_radix_5"]
+    fitted["fft_radix_7"] = DEFAULTS["fft_radix_7"] * scale
+    fitted["fft_radix_11"] = DEFAULTS["fft_radix_11"] * scale
+    return {k: float(v) for k, v in fitted.items()}
+
+
 def calibrate(repeats: int = 3, write: bool = True) -> dict[str, Any]:
     """Measure the cost-model constants here and (``write``) store them.
 
@@ -193,6 +246,9 @@ def calibrate(repeats: int = 3, write: bool = True) -> dict[str, Any]:
             best = min(best, time.perf_counter() - start)
         current[name] = current[name] * best / estimated
         report[name] = (estimated, best)
+    for name, value in _fit_radix(repeats).items():
+        report[name] = (current[name], value)
+        current[name] = value
     result = {"constants": current, "measured": report,
               "machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "cpus": os.cpu_count(), "calibrated": time.strftime("%Y-%m-%d %H:%M:%S")}}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -81,9 +82,54 @@ def channel_sum(xs: np.ndarray, wt: np.ndarray) -> np.ndarray:
 
 
 def fft_len(n: int, real: bool) -> int:
-    """A fast transform length >= n (scipy.fft.next_fast_len)."""
+    """The transform length >= ``n`` that the cost model says is fastest.
+
+    Candidates are the lengths pocketfft transforms fast (2-3-5-smooth for
+    real transforms, 2-3-5-7-11-smooth for complex ones) up to 25% above
+    ``n``; each is scored ``length * (point + sum_p radix_p * power_p)``
+    with the calibrated constants (``convolab calibrate`` fits them).  The
+    smallest smooth length (:func:`scipy.fft.next_fast_len`) is usually the
+    choice, but not when a slightly longer length has cheaper factors:
+    e.g. 1152 = 2**7 * 3**2 rather than 1125 = 3**2 * 5**3.
+    """
+    from .. import _calibration
+    c = _calibration.constants()
+    weights = (c["fft_radix_point"], c["fft_radix_2"], c["fft_radix_3"], c["fft_radix_5"],
+               c["fft_radix_7"], c["fft_radix_11"])
+    return _fastest_len(int(n), bool(real), weights)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fastest_len(n: int, real: bool, weights: tuple[float, ...]) -> int:
     from scipy import fft as sp_fft
-    return sp_fft.next_fast_len(n, real)
+    first = sp_fft.next_fast_len(n, real)
+    if n <= 16:
+        return first
+    primes = (3, 5) if real else (3, 5, 7, 11)
+    limit = max(first, (5 * n) // 4)
+
+    def seconds(length: int) -> float:
+        total, rest = weights[0], length
+        for p, w in zip((2, 3, 5, 7, 11), weights[1:]):
+            while rest % p == 0:
+                rest //= p
+                total += w
+        return length * total
+
+    best, best_seconds = first, seconds(first)
+    # every odd smooth part m, times the smallest power of two reaching n
+    odd = [1]
+    for p in primes:
+        odd = [m * p ** e for m in odd for e in range(40) if m * p ** e <= limit]
+    for m in odd:
+        length = m << max(0, math.ceil(math.log2(n / m)))
+        while length // 2 >= n and length % 2 == 0:
+            length //= 2
+        if first < length <= limit:
+            t = seconds(length)
+            if t < best_seconds:
+                best, best_seconds = length, t
+    return best
 
 
 def fft_seconds(shape: tuple[int, ...], count: int, constants: dict, *, calls: int = 1,
