@@ -115,9 +115,17 @@ def check_mode(mode: Any) -> str:
     return mode
 
 
+#: every nan_policy of the signal functions.  'omit' (normalized convolution,
+#: convolab.masked) runs as several 'propagate' problems, so a ConvProblem
+#: itself only ever holds 'propagate' or 'raise'.
+SIGNAL_NAN_POLICIES: tuple[str, ...] = ("propagate", "raise", "omit")
+
+
 def check_nan_policy(nan_policy: Any) -> str:
-    if nan_policy not in NAN_POLICIES:
-        raise not_one_of("nan_policy", nan_policy, NAN_POLICIES)
+    if nan_policy not in NAN_POLICIES or nan_policy == "omit":
+        raise not_one_of("nan_policy", nan_policy, SIGNAL_NAN_POLICIES,
+                         "'omit' runs through convolab.masked, not as one problem"
+                         if nan_policy == "omit" else "")
     return nan_policy
 
 
@@ -140,33 +148,40 @@ class SignalLayout:
     batch_shape: tuple[int, ...]   # broadcast shape of the other axes
     shared_kernel: bool            # kernel identical for every batch slice
 
-    @property
+    @functools.cached_property
     def permutation(self) -> tuple[int, ...]:
         batch = tuple(a for a in range(self.ndim) if a not in self.axes)
         return batch + self.axes
 
-    def to_core(self, in1: np.ndarray, in2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @functools.cached_property
+    def _inverse(self) -> tuple[int, ...] | None:
+        """The permutation back to the user's axis order (None: identity)."""
         perm = self.permutation
-        x = np.transpose(in1, perm)
-        w = np.transpose(in2, perm)
+        return None if perm == tuple(range(self.ndim)) else tuple(np.argsort(perm).tolist())
+
+    def to_core(self, in1: np.ndarray, in2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._inverse is None:
+            x, w = in1, in2
+        else:
+            x = np.transpose(in1, self.permutation)
+            w = np.transpose(in2, self.permutation)
         nb = len(self.batch_shape)
         spatial_x, spatial_w = x.shape[nb:], w.shape[nb:]
-        if self.shared_kernel:
+        if x.shape[:nb] != self.batch_shape:
             x = np.broadcast_to(x, self.batch_shape + spatial_x)
+        if self.shared_kernel:
             x = x.reshape((-1, 1, 1) + spatial_x)
             w = w.reshape((1, 1, 1) + spatial_w)
         else:
-            x = np.broadcast_to(x, self.batch_shape + spatial_x)
-            w = np.broadcast_to(w, self.batch_shape + spatial_w)
+            if w.shape[:nb] != self.batch_shape:
+                w = np.broadcast_to(w, self.batch_shape + spatial_w)
             x = x.reshape((1, -1, 1) + spatial_x)
             w = w.reshape((-1, 1, 1) + spatial_w)
         return x, w
 
     def from_core(self, out: np.ndarray) -> np.ndarray:
-        spatial = out.shape[3:]
-        out = out.reshape(self.batch_shape + spatial)
-        inverse = np.argsort(self.permutation)
-        return np.transpose(out, inverse)
+        out = out.reshape(self.batch_shape + out.shape[3:])
+        return out if self._inverse is None else np.transpose(out, self._inverse)
 
 
 # ---------------------------------------------------------------------------
@@ -196,6 +211,21 @@ class ConvProblem:
     kernel_rank: int = 0                # low-rank terms of the kernel values; 0: unknown
     layout: Any = field(default=None, compare=True)   # user <-> core mapping
     label: str = field(default="", compare=False)      # for messages: "convolve(mode='same')"
+
+    def __hash__(self) -> int:
+        # plans and prepared problems are looked up by problem on every call:
+        # hash the fields once, not on each lookup
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict:
+        # string hashes differ between processes: never ship the cached one
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
 
     # -- derived sizes -------------------------------------------------------
 
