@@ -14,7 +14,10 @@ keyword-only and available on every function:
     ``'reference'``.
 ``nan_policy=``
     ``'propagate'`` (default): a NaN spreads over exactly the outputs whose
-    window holds it, whatever the algorithm; ``'raise'``.
+    window holds it, whatever the algorithm; ``'raise'``; ``'omit'``:
+    normalized convolution (astropy's NaN interpolation), with the companions
+    ``mask=``, ``normalize_kernel=`` and ``preserve_nan=``
+    (:mod:`convolab.masked`).
 ``workers=``
     threads for the FFT methods (default every core; negative counts as in
     :mod:`scipy.fft`).
@@ -40,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, planner
+from . import engine, masked, planner
 from .algorithms import FAMILY
 from .errors import ConvolabError, format_bytes
 from .problem import ConvProblem, as_int, check_mode, from_signal
@@ -133,7 +136,19 @@ def _fft_dtype(in1: np.ndarray, in2: np.ndarray) -> np.dtype:
 
 def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, axes: Any,
         boundary: Any, fillvalue: Any, nan_policy: Any, fft_family: bool = False,
-        workers: Any = None) -> np.ndarray:
+        workers: Any = None, omit: dict | None = None) -> np.ndarray:
+    if omit:
+        # fftconvolve's broadcast of length-1 axes would skip the extension, which
+        # the mask's weights see; it changes output shapes in 'valid' mode only
+        broadcast = fft_family and mode == "valid"
+
+        def conv(a: np.ndarray, b: np.ndarray, fill: Any) -> np.ndarray:
+            return _nd(name, a, b, mode, method, flip=flip, axes=axes, boundary=boundary,
+                       fillvalue=fill, nan_policy="propagate", fft_family=broadcast,
+                       workers=workers)
+        return masked.run_omit(conv, in1, in2, mode=mode, flip=flip, axes=axes,
+                               boundary=boundary, fillvalue=fillvalue,
+                               broadcast_length_one=broadcast, **omit)
     in1, in2 = _arrays(in1, in2)
     if in1.ndim == in2.ndim == 0:
         return in1 * (np.conj(in2) if not flip else in2)
@@ -167,6 +182,7 @@ _MODE_DOC = """mode : {'full', 'valid', 'same'}, optional
 
 def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, axes: Any = None,
              boundary: str = "fill", fillvalue: Any = 0, nan_policy: str = "propagate",
+             mask: Any = None, normalize_kernel: Any = None, preserve_nan: Any = None,
              workers: Any = None) -> np.ndarray:
     """Convolve two N-dimensional arrays (``scipy.signal.convolve``).
 
@@ -197,9 +213,24 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
         see :mod:`convolab.boundary`.
     fillvalue : scalar, optional, keyword-only
         Value for ``boundary='fill'``.
-    nan_policy : {'propagate', 'raise'}, optional, keyword-only
+    nan_policy : {'propagate', 'raise', 'omit'}, optional, keyword-only
         ``'propagate'``: NaN reaches exactly the outputs whose window holds it,
         whatever the method.  ``'raise'``: raise if an input holds NaN.
+        ``'omit'``: normalized convolution, astropy's NaN interpolation: each
+        output is the kernel-weighted average of the valid samples of in1 in
+        its window (see :mod:`convolab.masked`); the result is floating
+        (integers give float64) and NaN where no valid sample meets a
+        nonzero tap.
+    mask : array_like of bool, optional, keyword-only
+        ``nan_policy='omit'`` only: True where in1 is missing (as NaN is);
+        broadcast to in1's shape.
+    normalize_kernel : bool, optional, keyword-only
+        ``nan_policy='omit'`` only: True (default) gives the weighted
+        average; False multiplies it by the kernel's sum, so that with
+        nothing missing the result is the plain convolution.
+    preserve_nan : bool, optional, keyword-only
+        ``nan_policy='omit'`` only: put NaN back at the missing samples of
+        in1 (``mode='same'``; default False).
     workers : int, optional, keyword-only
         Threads for the FFT methods (default: every core).
 
@@ -223,13 +254,20 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
 
     >>> convolve(np.arange(5), [1, 1, 1], mode='same', boundary='wrap')
     array([5, 3, 6, 9, 7])
+
+    NaN left out of the average (astropy's ``nan_treatment='interpolate'``):
+
+    >>> convolve([1, np.nan, 3, 4, 5], [1, 1, 1], mode='same', nan_policy='omit')
+    array([0.5, 2. , 3.5, 4. , 3. ])
     """
     return _nd("convolve", in1, in2, mode, method, flip=True, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy, workers=workers)
+               fillvalue=fillvalue, nan_policy=nan_policy, workers=workers,
+               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
 
 
 def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, axes: Any = None,
               boundary: str = "fill", fillvalue: Any = 0, nan_policy: str = "propagate",
+              mask: Any = None, normalize_kernel: Any = None, preserve_nan: Any = None,
               workers: Any = None) -> np.ndarray:
     """Cross-correlate two N-dimensional arrays (``scipy.signal.correlate``).
 
@@ -249,12 +287,15 @@ def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, a
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
     return _nd("correlate", in1, in2, mode, method, flip=False, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy, workers=workers)
+               fillvalue=fillvalue, nan_policy=nan_policy, workers=workers,
+               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
 
 
 def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
                 boundary: str = "fill", fillvalue: Any = 0,
-                nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
+                nan_policy: str = "propagate", mask: Any = None,
+                normalize_kernel: Any = None, preserve_nan: Any = None,
+                workers: Any = None) -> np.ndarray:
     """Convolve two N-dimensional arrays by FFT (``scipy.signal.fftconvolve``).
 
     Always the FFT algorithm (the convolution theorem); integers give
@@ -269,12 +310,15 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     array([1., 3., 5., 3.])
     """
     return _nd("fftconvolve", in1, in2, mode, "fft", flip=True, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers)
+               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers,
+               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
 
 
 def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
                boundary: str = "fill", fillvalue: Any = 0,
-               nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
+               nan_policy: str = "propagate", mask: Any = None,
+               normalize_kernel: Any = None, preserve_nan: Any = None,
+               workers: Any = None) -> np.ndarray:
     """Convolve two N-dimensional arrays by overlap-add (``scipy.signal.oaconvolve``).
 
     The input is cut into blocks, each block convolved by FFT and the
@@ -288,7 +332,8 @@ def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     array([1., 3., 5., 7., 9.])
     """
     return _nd("oaconvolve", in1, in2, mode, "oa", flip=True, axes=axes, boundary=boundary,
-               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers)
+               fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers,
+               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
 
 
 # ---------------------------------------------------------------------------
@@ -296,7 +341,14 @@ def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
 
 
 def _two_d(name: str, in1: Any, in2: Any, mode: str, boundary: Any, fillvalue: Any, *,
-           flip: bool, method: str, axes: Any, nan_policy: str, workers: Any = None) -> np.ndarray:
+           flip: bool, method: str, axes: Any, nan_policy: str, workers: Any = None,
+           omit: dict | None = None) -> np.ndarray:
+    if omit:
+        def conv(a: np.ndarray, b: np.ndarray, fill: Any) -> np.ndarray:
+            return _two_d(name, a, b, mode, boundary, fill, flip=flip, method=method, axes=axes,
+                          nan_policy="propagate", workers=workers)
+        return masked.run_omit(conv, in1, in2, mode=mode, flip=flip, axes=axes,
+                               boundary=boundary, fillvalue=fillvalue, **omit)
     in1, in2 = _arrays(in1, in2)
     if axes is None:
         if not in1.ndim == in2.ndim == 2:
@@ -328,13 +380,17 @@ def _two_d(name: str, in1: Any, in2: Any, mode: str, boundary: Any, fillvalue: A
 
 def convolve2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", fillvalue: Any = 0,
                *, method: str = "auto", axes: Any = None,
-               nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
+               nan_policy: str = "propagate", mask: Any = None,
+               normalize_kernel: Any = None, preserve_nan: Any = None,
+               workers: Any = None) -> np.ndarray:
     """Convolve two 2-D arrays (``scipy.signal.convolve2d``).
 
     Parameters are scipy's; ``boundary`` is ``'fill'``, ``'wrap'``, ``'symm'``
     (scipy's names, with their aliases) or convolab's ``'reflect'`` and
-    ``'nearest'``.  Keyword-only: ``method``, ``nan_policy`` and ``axes`` (two
-    axes of N-D arrays, the others broadcast).
+    ``'nearest'``.  Keyword-only: ``method``, ``nan_policy`` (with ``mask``,
+    ``normalize_kernel`` and ``preserve_nan`` for ``'omit'``, as in
+    :func:`convolve`) and ``axes`` (two axes of N-D arrays, the others
+    broadcast).
 
     Examples
     --------
@@ -349,12 +405,15 @@ def convolve2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", f
            [2, 3, 4]])
     """
     return _two_d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True,
-                  method=method, axes=axes, nan_policy=nan_policy, workers=workers)
+                  method=method, axes=axes, nan_policy=nan_policy, workers=workers,
+                  omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
 
 
 def correlate2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", fillvalue: Any = 0,
                 *, method: str = "auto", axes: Any = None,
-                nan_policy: str = "propagate", workers: Any = None) -> np.ndarray:
+                nan_policy: str = "propagate", mask: Any = None,
+                normalize_kernel: Any = None, preserve_nan: Any = None,
+                workers: Any = None) -> np.ndarray:
     """Cross-correlate two 2-D arrays (``scipy.signal.correlate2d``).
 
     Note (scipy's own behaviour, kept for compatibility): in ``same`` mode an
@@ -372,7 +431,8 @@ def correlate2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", 
            [0, 0, 0]])
     """
     return _two_d("correlate2d", in1, in2, mode, boundary, fillvalue, flip=False,
-                  method=method, axes=axes, nan_policy=nan_policy, workers=workers)
+                  method=method, axes=axes, nan_policy=nan_policy, workers=workers,
+                  omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
 
 
 # ---------------------------------------------------------------------------
@@ -406,6 +466,10 @@ def plan(in1: Any, in2: Any, mode: str = "full", *, op: str = "convolve", method
     """
     if op not in ("convolve", "correlate"):
         raise ConvolabError(f"op={op!r} is not one of ['convolve', 'correlate']")
+    if nan_policy == "omit":
+        raise ConvolabError("plan(nan_policy='omit'): normalized convolution runs several "
+                            "convolutions (data and mask); plan the convolution with "
+                            "nan_policy='propagate': 'omit' uses that plan for each of them")
     in1, in2 = _arrays(in1, in2)
     _check_ndim(in1, in2)
     if in1.ndim == 0 or in1.size == 0 or in2.size == 0:
