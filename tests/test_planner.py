@@ -8,9 +8,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import scipy.signal
 
 import convolab
-from convolab import ConvolabError
+from convolab import ConvolabError, planner
 from convolab.algorithms import ALGORITHMS, FAMILY
 from convolab.planner import AUTO_CANDIDATES
 from helpers import assert_close_dtype, oracle, scipy_signal
@@ -214,3 +215,50 @@ def test_plans_are_cached_per_problem():
     p1 = convolab.plan(a, b)
     assert planner.plan(p1.problem) is planner.plan(p1.problem)
     assert hash(p1.problem) == hash(convolab.plan(a * 2, b).problem)
+
+
+# -- repeated calls reuse their plan -----------------------------------------
+
+def test_a_repeated_call_reuses_its_plan_and_still_computes_the_new_values():
+    planner.clear_cache()
+    rng = np.random.default_rng(7)
+    x, k = rng.random((40, 50)), rng.random((3, 3))
+    first = convolab.convolve(x, k, mode="same")
+    assert len(planner._recent_calls) == 1
+    (chosen,) = planner._recent_calls.values()
+    x2, k2 = rng.random((40, 50)), rng.random((3, 3))
+    second = convolab.convolve(x2, k2, mode="same")
+    assert len(planner._recent_calls) == 1 and next(iter(planner._recent_calls.values())) is chosen
+    np.testing.assert_allclose(first, scipy.signal.convolve(x, k, mode="same"), rtol=1e-12)
+    np.testing.assert_allclose(second, scipy.signal.convolve(x2, k2, mode="same"), rtol=1e-12)
+    # the other entry points and other arguments get their own plans
+    convolab.correlate(x, k, mode="same")
+    convolab.fftconvolve(x, k, mode="same")
+    convolab.convolve(x, k, mode="same", boundary="wrap")
+    assert len(planner._recent_calls) == 4
+    planner.clear_cache()
+    assert not planner._recent_calls
+
+
+def test_integer_calls_are_planned_from_their_values():
+    # integer problems carry a bound on the values (the exactness of the FFT),
+    # so a call with larger values must not reuse a plan made for small ones
+    planner.clear_cache()
+    small = np.ones((64, 64), dtype=np.int64)
+    convolab.convolve(small, small[:9, :9], method="fft")
+    assert not planner._recent_calls
+    c = 2**28
+    big = np.full((64, 64), c, dtype=np.int64)
+    out = convolab.convolve(big, big[:9, :9], method="fft")
+    counts = np.outer(np.convolve(np.ones(64), np.ones(9)), np.convolve(np.ones(64), np.ones(9)))
+    expected = counts.astype(np.int64).astype(object) * (c * c)
+    assert (out.astype(object) == expected).all()
+
+
+def test_the_memory_limit_applies_to_repeated_calls(monkeypatch):
+    planner.clear_cache()
+    x, k = np.zeros((256, 256)), np.ones((31, 31))
+    convolab.convolve(x, k, mode="same")
+    monkeypatch.setenv("CONVOLAB_MEMORY_LIMIT", "1KiB")
+    with pytest.raises(convolab.ConvolabError, match="memory"):
+        convolab.convolve(x, k, mode="same")

@@ -261,10 +261,28 @@ def _plan_cached(problem: ConvProblem, method: str, memory_limit: str | None) ->
                 rejected=tuple(rejected), forced=method != "auto", remembered=remembered)
 
 
+#: plans of recent signal calls by their call key (shapes, dtypes, arguments)
+_recent_calls: dict[tuple, Plan] = {}
+_RECENT_CALLS = 256
+
+
+def recent_call(key: tuple) -> Plan | None:
+    """The plan of an earlier call with the same key, if any."""
+    return _recent_calls.get(key)
+
+
+def remember_call(key: tuple, chosen: Plan) -> None:
+    """Keep ``chosen`` for later calls with the same key (a bounded cache)."""
+    if len(_recent_calls) >= _RECENT_CALLS:
+        _recent_calls.clear()
+    _recent_calls[key] = chosen
+
+
 def clear_cache() -> None:
     """Forget cached plans and remembered measurements (they are read again)."""
     global _autotune
     _plan_cached.cache_clear()
+    _recent_calls.clear()
     _autotune = None
 
 
@@ -309,6 +327,7 @@ def remember(problem: ConvProblem, method: str) -> None:
     if _autotune is not None:
         _autotune[key] = method
     _plan_cached.cache_clear()
+    _recent_calls.clear()
 
 
 def _auto_rule(problem: ConvProblem, name: str) -> str | None:

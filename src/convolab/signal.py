@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Any
 
 import numpy as np
@@ -149,6 +150,12 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
         return masked.run_omit(conv, in1, in2, mode=mode, flip=flip, axes=axes,
                                boundary=boundary, fillvalue=fillvalue,
                                broadcast_length_one=broadcast, **omit)
+    key = _call_key((name, flip, fft_family), in1, in2, mode, method, axes, boundary, fillvalue,
+                    nan_policy)
+    if key is not None:
+        chosen = planner.recent_call(key)
+        if chosen is not None:
+            return _execute(in1, in2, chosen, workers=workers)
     in1, in2 = _arrays(in1, in2)
     if in1.ndim == in2.ndim == 0:
         return in1 * (np.conj(in2) if not flip else in2)
@@ -166,7 +173,31 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
         problem = _describe(name, in1, in2, mode, flip=flip, out_dtype=np.result_type(in1, in2),
                             axes=axes, boundary=boundary, fillvalue=fillvalue,
                             nan_policy=nan_policy, broadcast_length_one=True)
-    return _run(problem, in1, in2, method, workers)
+    chosen = planner.plan(problem, method)
+    if key is not None and problem.kernel_rank == 0:
+        # the problem depends on shapes, dtypes and arguments only (no kernel
+        # rank was read from the values): later calls like this one reuse it
+        planner.remember_call(key, chosen)
+    return _execute(in1, in2, chosen, workers=workers)
+
+
+def _call_key(name: tuple, in1: Any, in2: Any, mode: Any, method: Any, axes: Any, boundary: Any,
+              fillvalue: Any, nan_policy: Any) -> tuple | None:
+    """What decides a call's plan, when the values do not: float and complex
+    arrays (integer problems carry a bound on the values).  None: no key."""
+    if type(in1) is not np.ndarray or type(in2) is not np.ndarray:
+        return None
+    if in1.dtype.kind not in "fc" or in2.dtype.kind not in "fc":
+        return None
+    if type(axes) is list:
+        axes = tuple(axes)
+    key = (name, mode, method, in1.shape, in1.dtype, in2.shape, in2.dtype, axes, boundary,
+           fillvalue, nan_policy, os.environ.get("CONVOLAB_MEMORY_LIMIT"))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 # ---------------------------------------------------------------------------
