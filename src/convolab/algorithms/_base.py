@@ -172,6 +172,11 @@ class execution:
 PARALLEL_FFT_POINTS = 1 << 20
 
 
+def current_workers() -> int | None:
+    """The ``workers=`` of the run in force (None: not set)."""
+    return _WORKERS.get()
+
+
 def fft_workers(points: int = PARALLEL_FFT_POINTS) -> int:
     """Threads for a transform call over ``points`` points: the ``workers=``
     in force, else one for small calls and every core for large ones."""

@@ -50,17 +50,40 @@ def _compile(ndim: int) -> Callable:
         raise ValueError(f"compiled loops exist for 1-D, 2-D and 3-D, not {ndim}-D") from None
 
 
+#: below this many multiply-adds one thread is faster: waking the pool costs
+#: more than the work, and far more when other processes keep the cores busy
+PARALLEL_MACS = 1 << 18
+
+
 def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape: tuple[int, ...]
               ) -> np.ndarray:
     """Batched single-channel correlation ``x (B, *P)`` with ``w (G, *K)``.
 
     ``x`` must already hold every sample the windows reach (zero-extended).
+    Threads: the ``workers=`` in force, else one for small problems and
+    numba's default (every core) for large ones.
     """
+    from ._base import current_workers
+
     ndim = x.ndim - 1
     if ndim not in _CACHE:
         _CACHE[ndim] = _compile(ndim)
     out = np.empty(out_shape, dtype=x.dtype)
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
-    _CACHE[ndim](x, w, *dilation, out)
+    threads = current_workers()
+    if threads is None and out.size * w[0].size < PARALLEL_MACS:
+        threads = 1
+    if threads is None:
+        _CACHE[ndim](x, w, *dilation, out)
+        return out
+    import numba
+    previous = numba.get_num_threads()
+    threads = max(1, min(numba.config.NUMBA_NUM_THREADS,
+                         threads if threads > 0 else (os.cpu_count() or 1) + 1 + threads))
+    numba.set_num_threads(threads)
+    try:
+        _CACHE[ndim](x, w, *dilation, out)
+    finally:
+        numba.set_num_threads(previous)
     return out
