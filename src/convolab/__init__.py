@@ -17,7 +17,10 @@ Algorithms (``method=``)
 Tools (submodules, loaded on first use: ``convolab.kernels`` works after ``import convolab``)
     :mod:`convolab.kernels` (named kernels: gaussian, sobel, gabor, ...),
     :mod:`convolab.freq` (spectra, frequency masks, the convolution theorem),
+    :mod:`convolab.match` (template matching by normalized cross-correlation),
     :mod:`convolab.propagators` (kernels as diffusion propagators, stochastic
+    convolution), :mod:`convolab.ndimage` (``scipy.ndimage``'s linear
+    filters), :mod:`convolab.masked` (``nan_policy='omit'``: normalized
     convolution).
 
 CNN layers
@@ -45,7 +48,7 @@ __all__ = [
 ]
 
 #: submodules imported on first attribute access, so ``import convolab`` stays light
-_SUBMODULES = ("freq", "kernels", "nn", "propagators", "torch")
+_SUBMODULES = ("freq", "kernels", "masked", "match", "ndimage", "nn", "propagators", "torch")
 
 
 def __getattr__(name: str):
