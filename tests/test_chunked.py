@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import scipy.signal
 
 da = pytest.importorskip("dask.array")
 
@@ -486,3 +487,23 @@ def test_memory_stays_bounded_for_a_file_larger_than_the_budget(tmp_path):
     # rows inside a constant band stay constant; a band edge is smoothed
     np.testing.assert_allclose(z[1000:1002, 100:103], 512.0, rtol=1e-6)
     np.testing.assert_allclose(z[1023, 7], (3 * 512 + 2 * 1024) / 5, rtol=1e-6)
+
+
+# -- Dask arrays through the signal API's entry points -----------------------
+
+@pytest.mark.parametrize("name", ["convolve", "correlate", "fftconvolve", "oaconvolve",
+                                  "convolve2d", "correlate2d"])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_the_signal_api_accepts_dask_arrays(name, mode):
+    rng = np.random.default_rng(11)
+    x, k = rng.random((70, 90)), rng.random((7, 4))
+    lazy = getattr(convolab, name)(da.from_array(x, chunks=(20, 25)), k, mode)
+    assert isinstance(lazy, da.Array)
+    expected = getattr(scipy.signal, name)(x, k, mode)
+    np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_dask_input_refuses_the_in_memory_only_extras():
+    x = da.from_array(np.ones((20, 20)), chunks=10)
+    with pytest.raises(convolab.ConvolabError, match="mask="):
+        convolab.convolve(x, np.ones((3, 3)), nan_policy="omit", mask=np.zeros((20, 20), bool))

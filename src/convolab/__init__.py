@@ -23,6 +23,11 @@ Tools (submodules, loaded on first use: ``convolab.kernels`` works after ``impor
     filters), :mod:`convolab.masked` (``nan_policy='omit'``: normalized
     convolution).
 
+Larger than memory
+    :mod:`convolab.chunked` (Dask arrays chunk by chunk, halos or
+    overlap-add; ``.npy``/zarr files).  The signal functions accept Dask
+    arrays and return lazy Dask arrays.
+
 CNN layers
     :mod:`convolab.nn` (``torch.nn.functional`` drop-in and gradients),
     :mod:`convolab.torch` (autograd Function and modules; needs torch).
@@ -48,7 +53,7 @@ __all__ = [
 ]
 
 #: submodules imported on first attribute access, so ``import convolab`` stays light
-_SUBMODULES = ("freq", "kernels", "masked", "match", "ndimage", "nn", "propagators", "torch")
+_SUBMODULES = ("chunked", "freq", "kernels", "masked", "match", "ndimage", "nn", "propagators", "torch")
 
 
 def __getattr__(name: str):

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from . import engine, masked, planner
+from .chunked import is_dask_array
 from .algorithms import FAMILY
 from .errors import ConvolabError, format_bytes
 from .problem import ConvProblem, as_int, check_mode, from_signal
@@ -181,6 +182,16 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
     return _execute(in1, in2, chosen, workers=workers)
 
 
+def _chunked(name: str, args: tuple, kwargs: dict, **extras: Any) -> Any:
+    """Dask input: the chunked version of ``name`` (a lazy Dask array)."""
+    given = [key for key, value in extras.items() if value is not None]
+    if given:
+        raise ConvolabError(f"{name}: {', '.join(f'{k}=' for k in given)} not supported for Dask "
+                            "arrays; use nan_policy='omit' without them, or compute in memory")
+    from . import chunked
+    return chunked.forward(name, *args, **kwargs)
+
+
 def _call_key(name: tuple, in1: Any, in2: Any, mode: Any, method: Any, axes: Any, boundary: Any,
               fillvalue: Any, nan_policy: Any) -> tuple | None:
     """What decides a call's plan, when the values do not: float and complex
@@ -291,6 +302,11 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
     >>> convolve([1, np.nan, 3, 4, 5], [1, 1, 1], mode='same', nan_policy='omit')
     array([0.5, 2. , 3.5, 4. , 3. ])
     """
+    if is_dask_array(in1) or is_dask_array(in2):
+        return _chunked("convolve", (in1, in2, mode, method),
+                        dict(axes=axes, boundary=boundary, fillvalue=fillvalue,
+                             nan_policy=nan_policy, workers=workers),
+                        mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _nd("convolve", in1, in2, mode, method, flip=True, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, workers=workers,
                omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
@@ -317,6 +333,11 @@ def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, a
     >>> convolve([1, 2, 3], [0.5, 1, 0])      # the same: in2 reversed
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
+    if is_dask_array(in1) or is_dask_array(in2):
+        return _chunked("correlate", (in1, in2, mode, method),
+                        dict(axes=axes, boundary=boundary, fillvalue=fillvalue,
+                             nan_policy=nan_policy, workers=workers),
+                        mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _nd("correlate", in1, in2, mode, method, flip=False, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, workers=workers,
                omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
@@ -340,6 +361,11 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     >>> np.round(fftconvolve([1, 2, 3], [1, 1]), 12)
     array([1., 3., 5., 3.])
     """
+    if is_dask_array(in1) or is_dask_array(in2):
+        return _chunked("fftconvolve", (in1, in2, mode, axes),
+                        dict(boundary=boundary, fillvalue=fillvalue, nan_policy=nan_policy,
+                             workers=workers),
+                        mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _nd("fftconvolve", in1, in2, mode, "fft", flip=True, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers,
                omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
@@ -362,6 +388,11 @@ def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     >>> np.round(oaconvolve(np.arange(6.0), [1, 1], mode='valid'), 12)
     array([1., 3., 5., 7., 9.])
     """
+    if is_dask_array(in1) or is_dask_array(in2):
+        return _chunked("oaconvolve", (in1, in2, mode, axes),
+                        dict(boundary=boundary, fillvalue=fillvalue, nan_policy=nan_policy,
+                             workers=workers),
+                        mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _nd("oaconvolve", in1, in2, mode, "oa", flip=True, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers,
                omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
@@ -435,6 +466,11 @@ def convolve2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", f
            [2, 4, 3],
            [2, 3, 4]])
     """
+    if is_dask_array(in1) or is_dask_array(in2):
+        return _chunked("convolve2d", (in1, in2, mode, boundary, fillvalue),
+                        dict(method=method, axes=axes, nan_policy=nan_policy,
+                             workers=workers),
+                        mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _two_d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True,
                   method=method, axes=axes, nan_policy=nan_policy, workers=workers,
                   omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
@@ -461,6 +497,11 @@ def correlate2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill", 
            [2, 1, 0],
            [0, 0, 0]])
     """
+    if is_dask_array(in1) or is_dask_array(in2):
+        return _chunked("correlate2d", (in1, in2, mode, boundary, fillvalue),
+                        dict(method=method, axes=axes, nan_policy=nan_policy,
+                             workers=workers),
+                        mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _two_d("correlate2d", in1, in2, mode, boundary, fillvalue, flip=False,
                   method=method, axes=axes, nan_policy=nan_policy, workers=workers,
                   omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
