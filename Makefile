@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m convolab demo
+	$(PY) -m convolab tour --out tour-report --force
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider

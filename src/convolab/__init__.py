@@ -23,6 +23,12 @@ Tools (submodules, loaded on first use: ``convolab.kernels`` works after ``impor
     filters), :mod:`convolab.masked` (``nan_policy='omit'``: normalized
     convolution).
 
+Command line and tour
+    :mod:`convolab.cli` (``convolab filter``, ``match``, ``spectrum``,
+    ``diffuse``, ``plan``, ``bench``, ``tour``, ...), :mod:`convolab.io`
+    (images in and out, never a half-written file), :mod:`convolab.tour`
+    (the HTML report answering the seed questions), :mod:`convolab.plot`.
+
 Larger than memory
     :mod:`convolab.chunked` (Dask arrays chunk by chunk, halos or
     overlap-add; ``.npy``/zarr files).  The signal functions accept Dask
@@ -53,7 +59,8 @@ __all__ = [
 ]
 
 #: submodules imported on first attribute access, so ``import convolab`` stays light
-_SUBMODULES = ("chunked", "freq", "kernels", "masked", "match", "ndimage", "nn", "propagators", "torch")
+_SUBMODULES = ("chunked", "cli", "freq", "io", "kernels", "masked", "match", "ndimage", "nn", "plot",
+               "propagators", "torch", "tour")
 
 
 def __getattr__(name: str):

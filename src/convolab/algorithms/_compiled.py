@@ -52,7 +52,7 @@ def _compile(ndim: int) -> Callable:
 
 #: below this many multiply-adds one thread is faster: waking the pool costs
 #: more than the work, and far more when other processes keep the cores busy
-PARALLEL_MACS = 1 << 18
+PARALLEL_MACS = 1 << 20
 
 
 def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape: tuple[int, ...]
