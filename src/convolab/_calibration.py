@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 DEFAULTS: dict[str, float] = {
     # compiled direct loop (numba, 2 threads), float32: seconds per multiply-add
-    "compiled_per_mac": 0.13e-9,
+    "compiled_per_mac": 0.028e-9,
     # fixed cost of one call into the compiled loop (dispatch, thread start)
     "compiled_overhead": 20e-6,
     # scipy.ndimage.correlate: seconds per multiply-add (compiled direct loop)
@@ -55,12 +55,12 @@ DEFAULTS: dict[str, float] = {
     # transform length model: seconds per point, plus per point and per prime
     # factor of the length (pocketfft's radix passes); fitted on rfft of
     # 5-smooth lengths 128..4096, the radix-7 and -11 passes extrapolated
-    "fft_radix_point": 0.31e-9,
-    "fft_radix_2": 0.17e-9,
-    "fft_radix_3": 0.33e-9,
-    "fft_radix_5": 0.46e-9,
-    "fft_radix_7": 0.70e-9,
-    "fft_radix_11": 1.0e-9,
+    "fft_radix_point": 0.20e-9,
+    "fft_radix_2": 0.16e-9,
+    "fft_radix_3": 0.31e-9,
+    "fft_radix_5": 0.44e-9,
+    "fft_radix_7": 0.66e-9,
+    "fft_radix_11": 0.95e-9,
     # pointwise spectrum product: seconds per complex element
     "spectrum_per_element": 1.5e-9,
     # winograd: input/output transforms, seconds per element of V and M
