@@ -422,8 +422,10 @@ def from_signal(in1: np.ndarray, in2: np.ndarray, *, mode: str, flip: bool,
                           compute_dtype=compute, pad=tuple(pads), boundary=boundary,
                           fillvalue=fill, flip=flip, conj=conj, nan_policy=nan_policy,
                           value_bound=bound, layout=layout, label=label)
-    if problem.macs < 200_000:
-        return problem      # a small problem: analysing the kernel would cost more than it saves
+    if problem.macs < 200_000 or problem.kernel_taps <= 9:
+        # a small problem or kernel: analysing the kernel would cost more than
+        # 1-D passes could save (a 3x3 kernel is 6 taps in passes against 9)
+        return problem
     from .algorithms.separable import problem_rank     # lazy: algorithms import this module
     rank = problem_rank(problem, in2, spatial_axes=conv_axes)
     return dataclasses.replace(problem, kernel_rank=rank) if rank else problem

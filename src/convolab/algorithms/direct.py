@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..problem import ConvProblem
-from ._base import Cost, channel_sum, window_slices, zero_extend
+from ._base import Cost, channel_sum, window_slices, zero_extend, zero_extend_reused
 from .. import _calibration
 
 
@@ -76,9 +76,9 @@ class Direct:
                     detail=f"{taps} numpy passes over the output")
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        xp = zero_extend(problem, x)
         if _uses_compiled(problem):
-            return _run_compiled(problem, xp, w)
+            return _run_compiled(problem, zero_extend_reused(problem, x), w)
+        xp = zero_extend(problem, x)
         if _uses_numpy_1d(problem):
             return _run_numpy_1d(problem, xp, w)
         if _uses_ndimage(problem) and _ndimage_exact(xp, w):
