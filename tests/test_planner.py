@@ -226,16 +226,21 @@ def test_a_repeated_call_reuses_its_plan_and_still_computes_the_new_values():
     first = convolab.convolve(x, k, mode="same")
     assert len(planner._recent_calls) == 1
     (chosen,) = planner._recent_calls.values()
-    x2, k2 = rng.random((40, 50)), rng.random((3, 3))
-    second = convolab.convolve(x2, k2, mode="same")
+    x2 = rng.random((40, 50))
+    second = convolab.convolve(x2, k, mode="same")
     assert len(planner._recent_calls) == 1 and next(iter(planner._recent_calls.values())) is chosen
     np.testing.assert_allclose(first, scipy.signal.convolve(x, k, mode="same"), rtol=1e-12)
-    np.testing.assert_allclose(second, scipy.signal.convolve(x2, k2, mode="same"), rtol=1e-12)
+    np.testing.assert_allclose(second, scipy.signal.convolve(x2, k, mode="same"), rtol=1e-12)
+    # a small kernel's values are part of the key (its rank can change the plan)
+    k2 = rng.random((3, 3))
+    third = convolab.convolve(x2, k2, mode="same")
+    np.testing.assert_allclose(third, scipy.signal.convolve(x2, k2, mode="same"), rtol=1e-12)
+    assert len(planner._recent_calls) == 2
     # the other entry points and other arguments get their own plans
     convolab.correlate(x, k, mode="same")
     convolab.fftconvolve(x, k, mode="same")
     convolab.convolve(x, k, mode="same", boundary="wrap")
-    assert len(planner._recent_calls) == 4
+    assert len(planner._recent_calls) == 5
     planner.clear_cache()
     assert not planner._recent_calls
 
@@ -253,6 +258,21 @@ def test_integer_calls_are_planned_from_their_values():
     counts = np.outer(np.convolve(np.ones(64), np.ones(9)), np.convolve(np.ones(64), np.ones(9)))
     expected = counts.astype(np.int64).astype(object) * (c * c)
     assert (out.astype(object) == expected).all()
+
+
+def test_a_repeated_call_keeps_the_rank_of_its_own_kernel():
+    # 11x11 kernels on a large image: the rank decides between 1-D passes and the rest
+    planner.clear_cache()
+    rng = np.random.default_rng(8)
+    x = rng.random((512, 512))
+    g = np.exp(-np.linspace(-2, 2, 11) ** 2)
+    separable, full_rank = np.outer(g, g), rng.random((11, 11))
+    assert convolab.plan(x, separable, mode="same").method == "separable"
+    for kernel in (separable, full_rank, separable):
+        np.testing.assert_allclose(convolab.convolve(x, kernel, mode="same"),
+                                   scipy.signal.convolve(x, kernel, mode="same"), rtol=1e-10, atol=1e-12)
+    methods = sorted(p.method for p in planner._recent_calls.values())
+    assert len(methods) == 2 and "separable" in methods and methods != ["separable", "separable"]
 
 
 def test_the_memory_limit_applies_to_repeated_calls(monkeypatch):

@@ -175,9 +175,10 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
                             axes=axes, boundary=boundary, fillvalue=fillvalue,
                             nan_policy=nan_policy, broadcast_length_one=True)
     chosen = planner.plan(problem, method)
-    if key is not None and problem.kernel_rank == 0:
-        # the problem depends on shapes, dtypes and arguments only (no kernel
-        # rank was read from the values): later calls like this one reuse it
+    if key is not None and (problem.kernel_rank == 0 or key[-1] is not None):
+        # the problem depends on shapes, dtypes and arguments, and on the
+        # kernel's values only through its rank, which the key holds for
+        # small kernels: later calls like this one reuse it
         planner.remember_call(key, chosen)
     return _execute(in1, in2, chosen, workers=workers)
 
@@ -194,16 +195,19 @@ def _chunked(name: str, args: tuple, kwargs: dict, **extras: Any) -> Any:
 
 def _call_key(name: tuple, in1: Any, in2: Any, mode: Any, method: Any, axes: Any, boundary: Any,
               fillvalue: Any, nan_policy: Any) -> tuple | None:
-    """What decides a call's plan, when the values do not: float and complex
-    arrays (integer problems carry a bound on the values).  None: no key."""
+    """What decides a call's plan: shapes, dtypes and arguments, for float
+    and complex arrays (integer problems carry a bound on the values), and a
+    small kernel's values (its rank decides whether 1-D passes pay; the last
+    item, None for kernels over 4096 taps).  None: no key."""
     if type(in1) is not np.ndarray or type(in2) is not np.ndarray:
         return None
     if in1.dtype.kind not in "fc" or in2.dtype.kind not in "fc":
         return None
     if type(axes) is list:
         axes = tuple(axes)
+    kernel = in2.tobytes() if in2.size <= 4096 else None
     key = (name, mode, method, in1.shape, in1.dtype, in2.shape, in2.dtype, axes, boundary,
-           fillvalue, nan_policy, os.environ.get("CONVOLAB_MEMORY_LIMIT"))
+           fillvalue, nan_policy, os.environ.get("CONVOLAB_MEMORY_LIMIT"), kernel)
     try:
         hash(key)
     except TypeError:
