@@ -79,6 +79,7 @@ import numpy as np
 from . import engine, planner
 from .algorithms import get_algorithm
 from .errors import ConvolabError, ConvolabWarning, format_bytes, not_one_of, user_stacklevel
+from .kernels import _gaussian_1d as gaussian_weights
 from .problem import ConvProblem, from_signal
 
 __all__ = ["correlate", "convolve", "correlate1d", "convolve1d", "gaussian_filter",
@@ -601,24 +602,12 @@ def convolve(input: Any, weights: Any, output: Any = None, mode: str = "reflect"
 
 
 def _gaussian_kernel1d(sigma: float, order: int, radius: int) -> np.ndarray:
-    """The sampled Gaussian on ``-radius..radius``, normalized to sum 1, or its
-    ``order``-th derivative (a polynomial times the Gaussian: with
-    ``phi' = -x/sigma^2 phi``, the polynomial follows ``q -> q' - x q / sigma^2``)."""
+    """The kernel a convolution with the Gaussian (derivative) applies, as
+    ``scipy.ndimage._filters._gaussian_kernel1d`` returns it: the correlation
+    weights of :mod:`convolab.kernels`, reversed."""
     if order < 0:
         raise ConvolabError(f"order={order!r}: order must be non-negative")
-    x = np.arange(-radius, radius + 1)
-    sigma2 = sigma * sigma
-    phi = np.exp(-0.5 / sigma2 * x ** 2)
-    phi = phi / phi.sum()
-    if order == 0:
-        return phi
-    powers = np.arange(order + 1)
-    q = np.zeros(order + 1)
-    q[0] = 1
-    derivative = np.diag(powers[1:], 1) + np.diag(np.ones(order) / -sigma2, -1)
-    for _ in range(order):
-        q = derivative.dot(q)
-    return (x[:, None] ** powers).dot(q) * phi
+    return gaussian_weights(sigma, order, radius)[::-1].copy()
 
 
 def _check_taps(taps: int, what: str) -> None:
@@ -657,8 +646,8 @@ def _gaussian1d_into(x: np.ndarray, sigma: float, axis: int, order: Any, target:
                                 "width 0 is not defined")
         _boundary(mode)
         return _store(x, target, 0.0, name)
-    # correlate with the reversed kernel: a convolution with the Gaussian (derivative)
-    w = _gaussian_kernel1d(sigma, order, lw)[::-1]
+    # the correlation weights of a convolution with the Gaussian (derivative)
+    w = gaussian_weights(sigma, order, lw)
     return _pass1d(x, w, axis, target, mode, cval, 0, False, method, name)
 
 

@@ -48,6 +48,7 @@ import numpy as np
 
 from .boundary import extend, normalize_boundary
 from .errors import ConvolabError, format_bytes, not_one_of
+from .kernels import _gaussian_1d as gaussian_weights
 
 __all__ = ["normalize", "diffuse", "iter_diffuse", "heat_kernel", "stochastic_convolve",
            "draw_variance", "monte_carlo_error"]
@@ -456,9 +457,7 @@ def heat_kernel(t: float, diffusivity: float = 1.0, shape: Any = None, *, ndim: 
         if sigma == 0:
             g = (np.arange(-r, r + 1) == 0).astype(np.float64)
         else:
-            x = np.arange(-r, r + 1, dtype=np.float64)
-            g = np.exp(-0.5 * (x / sigma) ** 2)
-            g /= g.sum()
+            g = gaussian_weights(sigma, 0, r)      # the sampled Gaussian, sum 1
         # the N-D Gaussian is the outer product of 1-D ones, and the sum of
         # an outer product is the product of the sums, so it stays normalized
         out = np.multiply.outer(out, g)
