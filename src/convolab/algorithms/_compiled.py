@@ -50,6 +50,27 @@ def _compile(ndim: int) -> Callable:
         raise ValueError(f"compiled loops exist for 1-D, 2-D and 3-D, not {ndim}-D") from None
 
 
+def correlate_2d_flat(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
+                      out_shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`correlate` in 2-D for short rows: each zero-extended image
+    ``x (B, Hp, Wp)`` is flattened into one row and tap ``(u, v)`` read at
+    offset ``u*d0*Wp + v*d1``, so the passes run over whole images; the
+    outputs that straddle a row end are computed and dropped."""
+    from . import _numba_loops as loops
+
+    batch, hp, wp = x.shape
+    groups, kh, kw = w.shape
+    h_out, w_out = out_shape[1:]
+    offsets = (np.arange(kh)[:, None] * (dilation[0] * wp)
+               + np.arange(kw)[None, :] * dilation[1]).ravel().astype(np.int64)
+    length = (h_out - 1) * wp + w_out
+    flat = np.empty((batch, h_out * wp), dtype=x.dtype)
+    x = np.ascontiguousarray(x).reshape(batch, hp * wp)
+    w = np.ascontiguousarray(w, dtype=x.dtype).reshape(groups, kh * kw)
+    _threaded(loops.correlate_offsets, batch * length * kh * kw, x, w, offsets, length, flat)
+    return np.ascontiguousarray(flat.reshape(batch, h_out, wp)[:, :, :w_out])
+
+
 #: below this many multiply-adds one thread is faster: waking the pool costs
 #: more than the work, and far more when other processes keep the cores busy
 PARALLEL_MACS = 1 << 20
@@ -60,30 +81,34 @@ def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape
     """Batched single-channel correlation ``x (B, *P)`` with ``w (G, *K)``.
 
     ``x`` must already hold every sample the windows reach (zero-extended).
-    Threads: the ``workers=`` in force, else one for small problems and
-    numba's default (every core) for large ones.
     """
-    from ._base import current_workers
-
     ndim = x.ndim - 1
     if ndim not in _CACHE:
         _CACHE[ndim] = _compile(ndim)
     out = np.empty(out_shape, dtype=x.dtype)
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
+    _threaded(_CACHE[ndim], out.size * w[0].size, x, w, *dilation, out)
+    return out
+
+
+def _threaded(loop: Callable, macs: int, *args) -> None:
+    """Run ``loop(*args)`` on the threads ``workers=`` asks for, else one
+    thread for small problems and numba's default (every core) for large ones."""
+    from ._base import current_workers
+
     threads = current_workers()
-    if threads is None and out.size * w[0].size < PARALLEL_MACS:
+    if threads is None and macs < PARALLEL_MACS:
         threads = 1
     if threads is None:
-        _CACHE[ndim](x, w, *dilation, out)
-        return out
+        loop(*args)
+        return
     import numba
     previous = numba.get_num_threads()
     threads = max(1, min(numba.config.NUMBA_NUM_THREADS,
                          threads if threads > 0 else (os.cpu_count() or 1) + 1 + threads))
     numba.set_num_threads(threads)
     try:
-        _CACHE[ndim](x, w, *dilation, out)
+        loop(*args)
     finally:
         numba.set_num_threads(previous)
-    return out

@@ -223,3 +223,55 @@ def correlate_3d(x, w, d0, d1, d2, out):
             _pass1(row, first, _view3(xb, a, i, t, kh, kw, d0, d1, d2, n), _coef3(wg, t, kh, kw))
             first = False
             t += 1
+
+
+# -- taps at arbitrary offsets of a flat row: 2-D images with short rows ------
+
+@numba.njit(inline="always")
+def _view_at(xr, offset, start, n):
+    s = start + offset
+    return xr[s:s + n]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
+def correlate_offsets(x, w, offsets, length, out):
+    """``out[b, j] = sum_t w[b % G, t] * x[b, j + offsets[t]]`` for ``j < length``.
+
+    A 2-D image of padded width ``Wp``, flattened, is one long row whose tap
+    ``(u, v)`` sits at offset ``u*d0*Wp + v*d1``: the passes then run over
+    the whole image at once instead of over rows too short to fill the SIMD
+    lanes (the outputs that wrap across a row end are computed and dropped)."""
+    batch = out.shape[0]
+    groups, taps = w.shape
+    chunk = 4096
+    chunks = (length + chunk - 1) // chunk
+    for task in numba.prange(batch * chunks):
+        b = task // chunks
+        start = (task % chunks) * chunk
+        n = min(chunk, length - start)
+        row = out[b, start:start + n]
+        xr = x[b]
+        wr = w[b % groups]
+        t = 0
+        first = True
+        while t + 8 <= taps:
+            _pass8(row, first,
+                   _view_at(xr, offsets[t], start, n), _view_at(xr, offsets[t + 1], start, n),
+                   _view_at(xr, offsets[t + 2], start, n), _view_at(xr, offsets[t + 3], start, n),
+                   _view_at(xr, offsets[t + 4], start, n), _view_at(xr, offsets[t + 5], start, n),
+                   _view_at(xr, offsets[t + 6], start, n), _view_at(xr, offsets[t + 7], start, n),
+                   wr[t], wr[t + 1], wr[t + 2], wr[t + 3],
+                   wr[t + 4], wr[t + 5], wr[t + 6], wr[t + 7])
+            first = False
+            t += 8
+        if t + 4 <= taps:
+            _pass4(row, first,
+                   _view_at(xr, offsets[t], start, n), _view_at(xr, offsets[t + 1], start, n),
+                   _view_at(xr, offsets[t + 2], start, n), _view_at(xr, offsets[t + 3], start, n),
+                   wr[t], wr[t + 1], wr[t + 2], wr[t + 3])
+            first = False
+            t += 4
+        while t < taps:
+            _pass1(row, first, _view_at(xr, offsets[t], start, n), wr[t])
+            first = False
+            t += 1

@@ -47,8 +47,13 @@ class Direct:
         if _uses_compiled(problem):
             # vector width halves with each doubling of the item size
             scale = problem.itemsize / 4
-            # short rows vectorize poorly: the unrolled inner loop runs over one output row
-            short_rows = 1 + 64 / max(1, problem.spatial_out[-1])
+            # short rows vectorize poorly: the unrolled inner loop runs over one output
+            # row, or over a whole flattened image, whose dropped columns cost too
+            if _flat_rows(problem):
+                row = math.prod(problem.spatial_out[:-1]) * problem.padded_in[-1]
+                short_rows = (1 + 64 / row) * problem.padded_in[-1] / problem.spatial_out[-1]
+            else:
+                short_rows = 1 + 64 / max(1, problem.spatial_out[-1])
             return Cost(problem.macs * c["compiled_per_mac"] * scale * short_rows
                         + c["compiled_overhead"],
                         bytes=problem.batch * problem.groups * math.prod(problem.padded_in) * problem.itemsize,
@@ -114,12 +119,23 @@ def _uses_compiled(problem: ConvProblem) -> bool:
             and _compiled.available())
 
 
+def _flat_rows(problem: ConvProblem) -> bool:
+    """2-D images with rows too short to fill the SIMD lanes run flattened
+    (:func:`._compiled.correlate_2d_flat`) when the columns computed and
+    dropped at the row ends are at most half of the kept ones."""
+    if problem.ndim != 2:
+        return False
+    w_out, wp = problem.spatial_out[1], problem.padded_in[1]
+    return 0 < w_out < 512 and wp - w_out <= w_out // 2
+
+
 def _run_compiled(problem: ConvProblem, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
     from . import _compiled
     n, g = problem.batch, problem.groups
     x_rows = xp.reshape((n * g,) + xp.shape[3:])
     kernels = w.reshape((g,) + problem.kernel_spatial)
-    out = _compiled.correlate(x_rows, kernels, problem.dilations, (n * g,) + problem.spatial_out)
+    run = _compiled.correlate_2d_flat if _flat_rows(problem) else _compiled.correlate
+    out = run(x_rows, kernels, problem.dilations, (n * g,) + problem.spatial_out)
     return out.reshape(problem.out_shape)
 
 
