@@ -45,9 +45,16 @@ def _compile(ndim: int) -> Callable:
     from . import _numba_loops as loops
 
     try:
-        return {1: loops.correlate_1d, 2: loops.correlate_2d, 3: loops.correlate_3d}[ndim]
+        return {1: _correlate_1d, 2: loops.correlate_2d, 3: loops.correlate_3d}[ndim]
     except KeyError:
         raise ValueError(f"compiled loops exist for 1-D, 2-D and 3-D, not {ndim}-D") from None
+
+
+def _correlate_1d(x: np.ndarray, w: np.ndarray, d: int, out: np.ndarray) -> None:
+    """1-D rows: the offset loop with taps ``t * d`` apart."""
+    from . import _numba_loops as loops
+    offsets = np.arange(w.shape[1], dtype=np.int64) * d
+    loops.correlate_offsets(x, w, offsets, out.shape[1], out)
 
 
 def correlate_2d_flat(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],

@@ -56,54 +56,6 @@ def _pass1(row, first, x0, c0):
             row[j] += c0 * x0[j]
 
 
-# -- 1-D: rows of x (B, P), kernels w (G, K); tap t reads x[b, t*d + j] ------
-
-@numba.njit(inline="always")
-def _view1(xr, t, d, start, n):
-    s = start + t * d
-    return xr[s:s + n]
-
-
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
-def correlate_1d(x, w, d, out):
-    """Rows of ``x (B, P)`` with kernels ``w (G, K)`` (row ``b`` uses kernel
-    ``b % G``), dilation ``d``; the rows are cut into chunks for the threads."""
-    batch, n_out = out.shape
-    groups, taps = w.shape
-    chunk = 4096
-    chunks = (n_out + chunk - 1) // chunk
-    for task in numba.prange(batch * chunks):
-        b = task // chunks
-        start = (task % chunks) * chunk
-        n = min(chunk, n_out - start)
-        row = out[b, start:start + n]
-        xr = x[b]
-        wr = w[b % groups]
-        t = 0
-        first = True
-        while t + 8 <= taps:
-            _pass8(row, first,
-                   _view1(xr, t, d, start, n), _view1(xr, t + 1, d, start, n),
-                   _view1(xr, t + 2, d, start, n), _view1(xr, t + 3, d, start, n),
-                   _view1(xr, t + 4, d, start, n), _view1(xr, t + 5, d, start, n),
-                   _view1(xr, t + 6, d, start, n), _view1(xr, t + 7, d, start, n),
-                   wr[t], wr[t + 1], wr[t + 2], wr[t + 3],
-                   wr[t + 4], wr[t + 5], wr[t + 6], wr[t + 7])
-            first = False
-            t += 8
-        if t + 4 <= taps:
-            _pass4(row, first,
-                   _view1(xr, t, d, start, n), _view1(xr, t + 1, d, start, n),
-                   _view1(xr, t + 2, d, start, n), _view1(xr, t + 3, d, start, n),
-                   wr[t], wr[t + 1], wr[t + 2], wr[t + 3])
-            first = False
-            t += 4
-        while t < taps:
-            _pass1(row, first, _view1(xr, t, d, start, n), wr[t])
-            first = False
-            t += 1
-
-
 # -- 2-D: x (B, H, W), w (G, KH, KW); tap t = (u, v) in row-major order -------
 
 @numba.njit(inline="always")
@@ -225,7 +177,7 @@ def correlate_3d(x, w, d0, d1, d2, out):
             t += 1
 
 
-# -- taps at arbitrary offsets of a flat row: 2-D images with short rows ------
+# -- taps at arbitrary offsets of a row: 1-D, and 2-D images with short rows --
 
 @numba.njit(inline="always")
 def _view_at(xr, offset, start, n):
@@ -235,9 +187,10 @@ def _view_at(xr, offset, start, n):
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
 def correlate_offsets(x, w, offsets, length, out):
-    """``out[b, j] = sum_t w[b % G, t] * x[b, j + offsets[t]]`` for ``j < length``.
+    """``out[b, j] = sum_t w[b % G, t] * x[b, j + offsets[t]]`` for ``j < length``;
+    the rows are cut into chunks for the threads.
 
-    A 2-D image of padded width ``Wp``, flattened, is one long row whose tap
+    1-D rows use it with ``offsets = t * dilation``.  A 2-D image of padded width ``Wp``, flattened, is one long row whose tap
     ``(u, v)`` sits at offset ``u*d0*Wp + v*d1``: the passes then run over
     the whole image at once instead of over rows too short to fill the SIMD
     lanes (the outputs that wrap across a row end are computed and dropped)."""
