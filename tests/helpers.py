@@ -63,7 +63,7 @@ NUMPY_PAD_MODE = {"fill": "constant", "wrap": "wrap", "symm": "symmetric",
 
 BOUNDARIES = ("fill", "wrap", "symm", "reflect", "nearest")
 MODES = ("full", "same", "valid")
-METHODS = ("direct", "im2col", "fft", "oa")
+METHODS = ("direct", "im2col", "fft", "oa", "os")
 
 ALL_DTYPES = ("bool", "int8", "uint8", "int16", "int32", "int64", "uint64", "float16",
               "float32", "float64", "longdouble", "complex64", "complex128")

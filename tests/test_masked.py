@@ -27,7 +27,7 @@ import convolab
 from convolab import ConvolabError
 from convolab.masked import normalized_convolve, replace_nans
 
-ALL_METHODS = ("reference", "direct", "im2col", "fft", "oa", "auto")
+ALL_METHODS = ("reference", "direct", "im2col", "fft", "oa", "os", "auto")
 NUMPY_PAD = {"fill": "constant", "wrap": "wrap", "symm": "symmetric", "reflect": "reflect",
              "nearest": "edge"}
 
@@ -247,7 +247,7 @@ def test_dtypes_real_and_complex(dtype):
     rtol = 1e-4 if dtype in ("float32", "complex64") else 1e-9
     # the compiled direct loops are exercised in float64 elsewhere; compiling
     # them for every dtype would dominate this file's run time
-    methods = ALL_METHODS if dtype == "float64" else ("reference", "im2col", "fft", "oa")
+    methods = ALL_METHODS if dtype == "float64" else ("reference", "im2col", "fft", "oa", "os")
     for method in methods:
         got = convolab.correlate(x, k, "same", method=method, nan_policy="omit")
         assert got.dtype == np.dtype(dtype)
@@ -458,7 +458,7 @@ def test_planner_still_chooses():
     k = rng.random((25, 25)) + 0.1
     # a large kernel: the planner picks the FFT family for each convolution,
     # and the result is the direct method's
-    assert convolab.plan(x, k, "same").method in ("fft", "oa")
+    assert convolab.plan(x, k, "same").method in ("fft", "oa", "os")
     auto = convolab.convolve(x, k, "same", nan_policy="omit")
     direct = convolab.convolve(x, k, "same", method="direct", nan_policy="omit")
     assert np.isfinite(auto).all()

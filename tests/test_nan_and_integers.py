@@ -67,7 +67,7 @@ def test_nonfinite_footprint_is_the_same_for_every_method(op, nd, kind, density)
         np.testing.assert_array_equal(np.isposinf(direct), np.isposinf(expected))
         np.testing.assert_array_equal(np.isneginf(direct), np.isneginf(expected))
         assert np.isnan(direct).any() or np.isinf(direct).any()
-        for method in ("reference", "im2col", "fft", "oa"):
+        for method in ("reference", "im2col", "fft", "oa", "os"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 got = f(x, k, mode, method=method, boundary=boundary)

@@ -67,7 +67,7 @@ def test_correlate_convolve_every_mode_and_origin(mode, shapes):
         _close(got, expected)
 
 
-@pytest.mark.parametrize("method", ["direct", "im2col", "fft", "oa", "reference"])
+@pytest.mark.parametrize("method", ["direct", "im2col", "fft", "oa", "os", "reference"])
 def test_every_algorithm_gives_ndimage_result(method):
     rng = _rng("method", method)
     x = rng.standard_normal((12, 13))
@@ -200,7 +200,7 @@ def test_integer_fft_results_match_ndimage_exactly():
     x = rng.integers(0, 256, (64, 64)).astype(np.uint8)
     w = rng.integers(-3, 4, (15, 15)).astype(np.float64)
     expected = sn.correlate(x, w, output=np.int32, mode="mirror")
-    for method in ("fft", "oa", "direct"):
+    for method in ("fft", "oa", "os", "direct"):
         got = ndimage.correlate(x, w, output=np.int32, mode="mirror", method=method)
         np.testing.assert_array_equal(got, expected, err_msg=method)
     np.testing.assert_array_equal(ndimage.uniform_filter(x, 7), sn.uniform_filter(x, 7))
@@ -392,12 +392,12 @@ def test_errors_name_the_argument():
 def test_large_kernel_is_planned_as_fft():
     kernel = _rng("plan").random((63, 64))      # full rank: no separable shortcut
     p = ndimage.plan(np.zeros((512, 512)), kernel[:, :63])
-    assert p.method in ("fft", "oa")
+    assert p.method in ("fft", "oa", "os")
     assert "fft" in {c.name for c in p.candidates}
     assert p.problem.pad == ((31, 31), (31, 31))
     assert p.problem.boundary == "symm"          # ndimage's default 'reflect'
     small = ndimage.plan(np.zeros((512, 512)), kernel[:3, :3])
-    assert small.method not in ("fft", "oa")
+    assert small.method not in ("fft", "oa", "os")
     # the plan's problem is the one correlate runs: origins become extension widths
     shifted = ndimage.plan(np.zeros((512, 512)), kernel, origin=(-3, 5), op="convolve",
                            mode="wrap")

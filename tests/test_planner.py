@@ -43,7 +43,7 @@ def test_print_lists_rejected_candidates_with_reasons():
     a = np.ones((32, 32), dtype=bool)
     p = convolab.plan(a, a[:5, :5], "same")
     rejected = dict(p.rejected)
-    assert set(rejected) == {"fft", "oa", "separable", "winograd"}
+    assert set(rejected) == {"fft", "oa", "os", "separable", "winograd"}
     text = str(p)
     assert "rejected:" in text
     for name, reason in p.rejected:
@@ -100,7 +100,7 @@ def test_large_kernel_chooses_fft():
     # a full-rank kernel: a box (rank 1) would go to 'separable', faster still
     in1, in2 = np.ones((512, 512)), np.random.default_rng(0).random((63, 63))
     assert convolab.choose_conv_method(in1, in2, mode="same") == "fft"
-    assert convolab.choose_conv_method(in1, in2, mode="same", detail=True) in ("fft", "oa")
+    assert convolab.choose_conv_method(in1, in2, mode="same", detail=True) in ("fft", "oa", "os")
     assert scipy_signal.choose_conv_method(in1, in2, mode="same") == "fft"
 
 
@@ -168,7 +168,7 @@ def test_memory_guard_refuses_before_allocating(monkeypatch):
 
 
 @pytest.mark.parametrize("op", ["convolve", "correlate"])
-@pytest.mark.parametrize("method", ["auto", "direct", "im2col", "fft", "oa", "reference"])
+@pytest.mark.parametrize("method", ["auto", "direct", "im2col", "fft", "oa", "os", "reference"])
 def test_plan_is_runnable(op, method, rng):
     in1, in2 = rng.random((9, 10)), rng.random((3, 4))
     p = convolab.plan(in1, in2, "same", op=op, method=method, boundary="reflect")

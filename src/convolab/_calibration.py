@@ -52,6 +52,10 @@ DEFAULTS: dict[str, float] = {
     "fft_per_point_log": 0.45e-9,
     # fixed cost of one transform call
     "fft_overhead": 15e-6,
+    # overlap-save tiles (in the cache, one thread each): seconds per
+    # (point * log2(points)), and the fixed cost of one tile's task
+    "os_per_point_log": 0.52e-9,
+    "os_task_overhead": 30e-6,
     # transform length model: seconds per point, plus per point and per prime
     # factor of the length (pocketfft's radix passes); fitted on rfft of
     # 5-smooth lengths 128..4096, the radix-7 and -11 passes extrapolated
@@ -173,6 +177,7 @@ def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
     return [
         ("compiled_per_mac", "direct", lambda: signal(1024, 7, np.float32)),
         ("fft_per_point_log", "fft", lambda: signal(1024, 31, np.float64)),
+        ("os_per_point_log", "os", lambda: signal(2048, 63, np.float64)),
         ("gemm_per_mac", "im2col", lambda: layer(28, 64, 3)),
         ("einsum_per_mac", "direct", lambda: layer(28, 32, 3)),
         ("gemv_per_element", "im2col", lambda: signal(256, 5, np.float64)),

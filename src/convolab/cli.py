@@ -78,7 +78,7 @@ from .errors import ConvolabError
 __all__ = ["main", "build_parser"]
 
 MODES = ("full", "same", "valid")
-METHODS = ("auto", "direct", "im2col", "fft", "oa", "separable", "winograd", "reference")
+METHODS = ("auto", "direct", "im2col", "fft", "oa", "os", "separable", "winograd", "reference")
 MATCH_METHODS = ("ccoeff_normed", "ccorr_normed", "sqdiff", "sqdiff_normed", "ccorr", "ccoeff")
 OUTPUT_DTYPES = ("auto", "same", "uint8", "uint16", "int16", "int32", "float32", "float64")
 NORMALIZATIONS = ("none", "l1", "softmax")

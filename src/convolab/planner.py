@@ -48,7 +48,7 @@ from .problem import ConvProblem
 
 #: algorithms the planner considers for ``method='auto'`` (the reference is
 #: an oracle for tests, never chosen automatically)
-AUTO_CANDIDATES: tuple[str, ...] = ("direct", "im2col", "fft", "oa", "separable", "winograd")
+AUTO_CANDIDATES: tuple[str, ...] = ("direct", "im2col", "fft", "oa", "os", "separable", "winograd")
 
 
 @dataclass(frozen=True)
@@ -332,7 +332,7 @@ def remember(problem: ConvProblem, method: str) -> None:
 
 def _auto_rule(problem: ConvProblem, name: str) -> str | None:
     """Rules 2 and 3 of the table: candidates ``auto`` skips although they could run."""
-    if name not in ("fft", "oa"):
+    if name not in ("fft", "oa", "os"):
         return None
     if problem.out_dtype.kind == "b":
         return f"{name}: boolean inputs stay on direct methods (a sum of products of bools)"

@@ -10,7 +10,7 @@ keyword-only and available on every function:
     edge extension for every function, N-D included (table in
     :mod:`convolab.boundary`); ``mode`` stays the output size.
 ``method=``
-    ``'auto'`` (the planner), ``'direct'``, ``'im2col'``, ``'fft'``, ``'oa'`` or
+    ``'auto'`` (the planner), ``'direct'``, ``'im2col'``, ``'fft'``, ``'oa'``, ``'os'`` or
     ``'reference'``.
 ``nan_policy=``
     ``'propagate'`` (default): a NaN spreads over exactly the outputs whose
@@ -116,7 +116,7 @@ def _check_method(method: Any) -> str:
     from .algorithms import ALGORITHMS
     if not isinstance(method, str) or (method != "auto" and method not in ALGORITHMS):
         raise ConvolabError("Acceptable method flags are 'auto', 'direct', 'im2col', 'fft', "
-                            f"'oa', 'separable', 'winograd' or 'reference' (got method={method!r})")
+                            f"'oa', 'os', 'separable', 'winograd' or 'reference' (got method={method!r})")
     return method
 
 
@@ -248,7 +248,7 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
         ``(len(in2) - 1) // 2`` of the full output on each axis).
     method : str, optional
         ``'auto'`` lets the planner choose (see :func:`convolab.plan`);
-        ``'direct'``, ``'im2col'``, ``'fft'``, ``'oa'`` or ``'reference'`` force
+        ``'direct'``, ``'im2col'``, ``'fft'``, ``'oa'``, ``'os'`` or ``'reference'`` force
         an algorithm.  An algorithm that cannot run the problem raises
         with its reason.
     axes : int or sequence of int, optional, keyword-only
@@ -531,11 +531,11 @@ def plan(in1: Any, in2: Any, mode: str = "full", *, op: str = "convolve", method
     >>> import convolab
     >>> p = convolab.plan(np.zeros((512, 512)), np.zeros((31, 31)), mode='same')
     >>> p.method
-    'fft'
+    'os'
     >>> print(p)                                   # doctest: +ELLIPSIS
     convolab plan for convolve(in1 (512, 512) float64, in2 (31, 31) float64, mode='same')
     ...
-      choice: fft (least estimated time)
+      choice: os (least estimated time)
     >>> out = p(np.ones((512, 512)), np.ones((31, 31)) / 961)
     >>> float(out[256, 256])
     1.0
@@ -584,7 +584,7 @@ def choose_conv_method(in1: Any, in2: Any, mode: str = "full", measure: bool = F
 
     Returns ``'direct'`` or ``'fft'`` (scipy's two families) or, with
     ``detail=True``, convolab's algorithm name (``'direct'``, ``'im2col'``,
-    ``'fft'``, ``'oa'``).  With ``measure=True`` every viable algorithm is
+    ``'fft'``, ``'oa'``, ``'os'``, ...).  With ``measure=True`` every viable algorithm is
     timed on the inputs and ``(method, times)`` is returned, ``times``
     mapping each algorithm (``'direct'``, ``'fft'``, ...) to its best time in
     seconds.

@@ -9,7 +9,7 @@ Mode = Literal["full", "same", "valid"]
 #: Edge extension; see :mod:`convolab.boundary` for the table.
 Boundary = Literal["fill", "wrap", "symm", "reflect", "nearest"]
 #: Algorithms; ``'auto'`` asks the planner.
-Method = Literal["auto", "reference", "direct", "im2col", "fft", "oa"]
+Method = Literal["auto", "reference", "direct", "im2col", "fft", "oa", "os", "separable", "winograd"]
 #: What to do with NaN in the inputs.
 NanPolicy = Literal["propagate", "raise", "omit"]
 

@@ -12,17 +12,19 @@ from .direct import algorithm as _direct
 from .fft import algorithm as _fft
 from .im2col import algorithm as _im2col
 from .overlap_add import algorithm as _oa
+from .overlap_save import algorithm as _os
 from .reference import algorithm as _reference
 from .separable import algorithm as _separable
 from .winograd import algorithm as _winograd
 
 ALGORITHMS: dict[str, Algorithm] = {
-    a.name: a for a in (_direct, _im2col, _fft, _oa, _separable, _winograd, _reference)
+    a.name: a for a in (_direct, _im2col, _fft, _oa, _os, _separable, _winograd, _reference)
 }
 
 #: scipy.signal's two method families: which convolab algorithms belong to each.
 FAMILY: dict[str, str] = {"direct": "direct", "im2col": "direct", "reference": "direct",
-                          "separable": "direct", "winograd": "direct", "fft": "fft", "oa": "fft"}
+                          "separable": "direct", "winograd": "direct", "fft": "fft", "oa": "fft",
+                          "os": "fft"}
 
 
 def get_algorithm(name: str) -> Algorithm:

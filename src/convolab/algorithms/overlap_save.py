@@ -1,0 +1,261 @@
+"""Overlap-save: FFT convolution in cache-sized tiles, the tiles in parallel.
+
+One transform of a whole large image runs at the speed of main memory: every
+pass of the FFT streams the full array through the cache.  Overlap-save cuts
+the *output* into tiles of ``B`` samples per axis and computes each from an
+input tile of ``T = B + k - 1`` samples with one small transform of length
+``T``: the circular convolution wraps around only onto the first ``k - 1``
+samples of the tile, which are discarded.  With ``T`` of a few hundred points
+the tile, its spectrum and its result stay in the core's cache, and tiles
+write disjoint parts of the output, so they run on separate threads without
+locks (scipy.fft releases the GIL).  This is the scheme of OpenCV's
+DFT-based ``filter2D``.
+
+Many small planes (a depthwise layer: batch x channels planes of 56x56) are
+grouped into chunks of planes instead, so each chunk's transforms also stay in
+the cache and the chunks run in parallel.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .. import _calibration
+from ..problem import ConvProblem
+from ._base import Cost, current_workers, fft_len, kernel_spectrum
+from .fft import TransformAlgorithm, dilate_kernel, spectrum_product
+
+#: bytes of one task's input planes that keep its transforms in a core's
+#: cache while the other core works too (on 2 MiB of L2 per core, 256x256
+#: float64 tiles ran faster than 512x512 ones with both cores busy)
+TILE_BYTES = 1 << 20
+
+#: longest tile side over the shortest (long thin tiles transform slower
+#: than the operation count says: their column passes are strided)
+MAX_ASPECT = 2
+
+#: smallest tile length per axis (shorter tiles spend too much on the k - 1 overlap)
+MIN_TILE = 32
+
+
+class OverlapSave(TransformAlgorithm):
+    name = "os"
+
+    def supports(self, problem: ConvProblem) -> str | None:
+        if not problem.ndim:
+            return "os: needs at least one spatial axis"
+        return None
+
+    def cost(self, problem: ConvProblem) -> Cost:
+        seconds, layout = _plan_tiles(problem)
+        c = _calibration.constants()
+        g, ci = problem.x_shape[1:3]
+        co = problem.out_channels
+        points = math.prod(layout.tile)
+        half = points // 2 + 1 if not problem.is_complex else points
+        # the kernel's spectrum, once per call, and the fixed cost of the call
+        seconds += g * co * ci * points * math.log2(max(points, 2)) * c["os_per_point_log"]
+        seconds += 2 * c["fft_overhead"]
+        temporaries = layout.workers * layout.planes * (ci + co) * half * 2 * problem.itemsize
+        detail = (f"{layout.tasks} task{'s' if layout.tasks > 1 else ''} of {layout.planes} "
+                  f"plane{'s' if layout.planes > 1 else ''} x {'x'.join(map(str, layout.tile))}"
+                  f" on {layout.workers} thread{'s' if layout.workers > 1 else ''}")
+        return self._with_limbs(problem, seconds, temporaries, detail)
+
+    def _run_float(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        from scipy import fft as sp_fft
+
+        real = not (np.iscomplexobj(x) or np.iscomplexobj(w))
+        nd = problem.ndim
+        axes = tuple(range(3, 3 + nd))
+        layout = tile_layout(problem)
+        tile = layout.tile
+        forward, inverse = (sp_fft.rfftn, sp_fft.irfftn) if real else (sp_fft.fftn, sp_fft.ifftn)
+        # correlation = convolution with the reversed kernel; its spectrum once
+        wr = np.flip(dilate_kernel(w, problem.dilations), axis=axes)
+        wf = kernel_spectrum(("os", tile, real, wr.shape, wr.dtype.str),
+                             lambda: forward(wr, tile, axes=axes))
+        out_dtype = np.result_type(x.dtype, w.dtype, np.float32 if real else np.complex64)
+        if real:
+            out_dtype = np.dtype(np.float32) if out_dtype == np.float32 else np.dtype(np.float64)
+        out = np.empty(problem.out_shape, dtype=out_dtype)
+        kd = problem.dilated_kernel
+        strides = problem.strides
+        lows = [lo for lo, _ in problem.pad]
+
+        def run_task(task: tuple[slice, slice, tuple[int, ...]]) -> None:
+            ns, gs, starts = task
+            part = x[ns, gs]
+            buf = _tile_buffer(part.shape[:3] + tile, x.dtype)
+            src, dst, full = [], [], True
+            for o0, lo, t, size in zip(starts, lows, tile, problem.spatial_in):
+                first, last = o0 - lo, o0 - lo + t          # input samples of the tile
+                a, b = max(first, 0), min(last, size)
+                src.append(slice(a, max(a, b)))
+                dst.append(slice(a - first, a - first + max(0, b - a)))
+                full &= a == first and b == last
+            if not full:
+                buf.fill(0)
+            buf[(Ellipsis,) + tuple(dst)] = part[(Ellipsis,) + tuple(src)]
+            spectrum = forward(buf, axes=axes, workers=1)
+            result = inverse(spectrum_product(spectrum, wf[gs]), tile, axes=axes, workers=1)
+            # tile outputs at every position (stride 1); keep every stride-th
+            keep, from_tile = [], []
+            for p0, step, k, o, st in zip(starts, layout.steps, kd, problem.spatial_out, strides):
+                first, stop = p0 // st, min(o, -(-(p0 + step) // st))
+                keep.append(slice(first, stop))
+                from_tile.append(slice(k - 1, k - 1 + (stop - first - 1) * st + 1, st))
+            keep, from_tile = tuple(keep), tuple(from_tile)
+            out[(ns, gs, slice(None)) + keep] = result[(Ellipsis,) + from_tile]
+
+        tasks = list(layout.iter_tasks(problem))
+        workers = layout.workers
+        if workers <= 1 or getattr(_IN_POOL, "active", False):
+            for task in tasks:
+                run_task(task)
+        else:
+            def worker(index: int) -> None:
+                _IN_POOL.active = True
+                for task in tasks[index::workers]:
+                    run_task(task)
+            for done in [_pool().submit(worker, i) for i in range(workers)]:
+                done.result()
+        return out
+
+
+class TileLayout:
+    """How a problem is cut into tasks: a tile length per spatial axis, the
+    output samples each tile computes, how many planes one task takes, and
+    the threads that run the tasks."""
+
+    def __init__(self, tile: tuple[int, ...], steps: tuple[int, ...], counts: tuple[int, ...],
+                 batch_chunk: int, group_chunk: int, batch: int, groups: int, workers: int) -> None:
+        self.tile, self.steps, self.counts = tile, steps, counts
+        self.batch_chunk, self.group_chunk = batch_chunk, group_chunk
+        self.planes = batch_chunk * group_chunk
+        self.tasks = -(-batch // batch_chunk) * -(-groups // group_chunk) * math.prod(counts)
+        self.workers = max(1, min(workers, self.tasks))
+
+    def iter_tasks(self, problem: ConvProblem):
+        n, g = problem.x_shape[:2]
+        tiles = itertools.product(*(range(0, s * c, s) for s, c in zip(self.steps, self.counts)))
+        for starts in tiles:
+            for n0 in range(0, n, self.batch_chunk):
+                for g0 in range(0, g, self.group_chunk):
+                    yield (slice(n0, min(n, n0 + self.batch_chunk)),
+                           slice(g0, min(g, g0 + self.group_chunk)), starts)
+
+
+def tile_layout(problem: ConvProblem) -> TileLayout:
+    """The tiling :class:`OverlapSave` uses for ``problem``."""
+    return _plan_tiles(problem)[1]
+
+
+def _plan_tiles(problem: ConvProblem) -> tuple[float, TileLayout]:
+    n, g, ci = problem.x_shape[:3]
+    single = problem.compute_dtype in (np.float32, np.complex64)
+    return _layout(problem.spatial_out, problem.strides, problem.dilated_kernel,
+                   not problem.is_complex, single, n, g, ci, problem.out_channels,
+                   problem.itemsize, _workers(problem))
+
+
+@functools.lru_cache(maxsize=512)
+def _layout(out: tuple[int, ...], strides: tuple[int, ...], kd: tuple[int, ...], real: bool,
+            single: bool, n: int, g: int, ci: int, co: int, itemsize: int, workers: int
+            ) -> tuple[float, TileLayout]:
+    """The tiling with the least estimated time, and that time.
+
+    A task transforms ``planes * (ci + co)`` tiles of ``P`` points:
+    ``os_per_point_log * P log2 P`` seconds each while a tile fits in the
+    cache (measured flat from 128x128 to 768x768 tiles), more beyond
+    (:func:`_out_of_cache`), plus the channel sum of the spectra and a
+    fixed cost per task; the tasks share ``workers`` threads.
+
+    Tiles are laid over every output position (``(o - 1) * stride + 1`` per
+    axis); with a stride, a tile's step is a multiple of it, so each tile
+    keeps every stride-th of its outputs.
+    """
+    c = _calibration.constants()
+    per_point = c["os_per_point_log"] * (0.56 if single else 1.0) * (1.0 if real else 2.0)
+    dense = tuple((o - 1) * st + 1 for o, st in zip(out, strides))
+    per_axis = []
+    for o, k in zip(dense, kd):
+        whole = fft_len(o + k - 1, real)
+        options = {whole}
+        length = fft_len(max(2 * k, MIN_TILE), real)
+        while length < whole:
+            options.add(length)
+            length = fft_len(int(length * 1.2) + 1, real)
+        per_axis.append(sorted(options))
+    best = None
+    for tile in itertools.product(*per_axis):
+        short = [t for t, choices in zip(tile, per_axis) if t < choices[-1]]
+        if short and max(tile) > MAX_ASPECT * min(short):
+            continue
+        points = math.prod(tile)
+        half = points // 2 + 1 if real else points
+        steps = tuple(t - k + 1 if t - k + 1 >= o else (t - k + 1) // st * st
+                      for t, k, o, st in zip(tile, kd, dense, strides))
+        if min(steps) < 1:
+            continue
+        counts = tuple(max(1, -(-o // step)) for o, step in zip(dense, steps))
+        # planes per task: as many as fit in the cache, but enough tasks for every thread
+        plane_bytes = max(ci, co) * points * itemsize
+        planes = max(1, min(TILE_BYTES // plane_bytes, -(-n * g * math.prod(counts) // workers)))
+        n_chunk = min(n, planes)
+        g_chunk = min(g, max(1, planes // n_chunk)) if n_chunk == n else 1
+        layout = TileLayout(tile, steps, counts, n_chunk, g_chunk, n, g, workers)
+        task = (layout.planes * (ci + co) * per_point * points * math.log2(max(points, 2))
+                * _out_of_cache(layout.planes * plane_bytes)
+                + layout.planes * ci * co * half * c["spectrum_per_element"] + c["os_task_overhead"])
+        seconds = -(-layout.tasks // layout.workers) * task
+        if best is None or seconds < best[0]:
+            best = (seconds, layout)
+    return best
+
+
+def _out_of_cache(task_bytes: int) -> float:
+    """Slow-down of transforms whose data exceed the cache (measured, float32 and
+    float64: about 1.3x at 4 MiB, 1.9x at 16 MiB)."""
+    return 1.0 if task_bytes <= TILE_BYTES else 1.0 + 0.25 * math.log2(task_bytes / TILE_BYTES)
+
+
+def _workers(problem: ConvProblem) -> int:
+    workers = current_workers()
+    if workers is not None:
+        return max(1, workers)
+    # one thread for small problems (a thread hand-off costs more than it saves)
+    return (os.cpu_count() or 1) if problem.macs >= 1 << 22 else 1
+
+
+_IN_POOL = threading.local()
+_BUFFERS = threading.local()
+
+
+def _tile_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A per-thread input tile, reused by the thread's next task of the same shape."""
+    buffers = getattr(_BUFFERS, "buffers", None)
+    if buffers is None:
+        buffers = _BUFFERS.buffers = {}
+    key = (shape, np.dtype(dtype).str)
+    buf = buffers.get(key)
+    if buf is None:
+        if len(buffers) >= 4:
+            buffers.clear()
+        buf = buffers[key] = np.zeros(shape, dtype=dtype)
+    return buf
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="convolab-os")
+
+
+algorithm = OverlapSave()

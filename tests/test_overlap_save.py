@@ -1,0 +1,141 @@
+"""Overlap-save in tiles (method='os'): tiles cover every output exactly once,
+the result does not depend on the tiling or the threads, and the planner's
+estimate follows the layout.  Correctness on every case of the shared suite
+comes from tests/test_algorithms.py (METHODS includes 'os'); this file checks
+what is particular to tiling, against scipy and torch as oracles."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.signal
+
+import convolab
+from convolab.algorithms import overlap_save
+from convolab.algorithms.overlap_save import tile_layout
+
+
+def _problem(shape, kernel, mode="same", dtype=np.float64):
+    return convolab.plan(np.zeros(shape, dtype), np.ones(kernel, dtype), mode, method="os").problem
+
+
+@pytest.mark.parametrize("shape, kernel, mode", [
+    ((1024, 1024), (31, 31), "same"), ((4096, 4096), (127, 127), "valid"),
+    ((300, 2000), (9, 63), "full"), ((100_000,), (301,), "same"), ((64, 64, 64), (7, 7, 7), "same"),
+    ((57, 1000), (57, 3), "valid")])
+def test_tiles_cover_every_output_once_without_wrap_around(shape, kernel, mode):
+    problem = _problem(shape, kernel, mode)
+    layout = tile_layout(problem)
+    for o, k, t, step, count in zip(problem.spatial_out, problem.dilated_kernel, layout.tile,
+                                    layout.steps, layout.counts):
+        assert step == t - k + 1 >= 1                  # the first k - 1 samples wrap around
+        assert count * step >= o > (count - 1) * step  # every output, no empty tile
+    covered = np.zeros(problem.spatial_out, dtype=np.int64)
+    for _, _, starts in layout.iter_tasks(problem):
+        covered[tuple(slice(s, s + step) for s, step in zip(starts, layout.steps))] += 1
+    assert (covered == 1).all()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_threads_and_tiling_do_not_change_the_result(workers, mode):
+    rng = np.random.default_rng(5)
+    x, k = rng.standard_normal((700, 530)), rng.standard_normal((33, 20))
+    expected = scipy.signal.fftconvolve(x, k, mode)
+    got = convolab.convolve(x, k, mode, method="os", workers=workers)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * np.abs(expected).max())
+
+
+def test_edge_tiles_are_zero_filled_after_interior_ones(monkeypatch):
+    # one thread reuses its tile buffer: an edge tile after an interior tile
+    # must not see the interior tile's samples
+    monkeypatch.setattr(overlap_save, "MIN_TILE", 16)
+    monkeypatch.setattr(overlap_save, "TILE_BYTES", 2048)
+    overlap_save._layout.cache_clear()
+    rng = np.random.default_rng(6)
+    x = rng.random((301, 257)) + 10           # no zeros in the data: leftovers would show
+    k = rng.random((15, 15))
+    assert min(tile_layout(_problem((301, 257), (15, 15), "full")).counts) > 1
+    got = convolab.correlate(x, k, "full", method="os", workers=1)
+    np.testing.assert_allclose(got, scipy.signal.correlate(x, k, "full", method="direct"), rtol=1e-11)
+
+
+def test_many_small_planes_are_chunked_and_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 64, 40, 40)).astype(np.float32)
+    w = rng.standard_normal((64, 1, 21, 21)).astype(np.float32) / 21
+    problem = convolab.nn.functional.plan(x, w, padding=10, groups=64, method="os").problem
+    got = convolab.nn.functional.conv2d(x, w, padding=10, groups=64, method="os")
+    ref = torch.nn.functional.conv2d(torch.tensor(x, dtype=torch.float64),
+                                     torch.tensor(w, dtype=torch.float64), padding=10, groups=64).numpy()
+    assert got.dtype == np.float32
+    assert np.abs(got - ref).max() <= 1e-6 * np.abs(ref).max()
+    assert tile_layout(problem).planes > 1
+
+
+def test_dense_channels_sum_in_every_tile():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 6, 90, 70))
+    w = rng.standard_normal((4, 3, 9, 9))
+    got = convolab.nn.functional.conv2d(x, w, padding=(4, 2), groups=2, dilation=(1, 2), method="os")
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=(4, 2), groups=2,
+                                     dilation=(1, 2)).numpy()
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-11 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("stride", [(2, 2), (3, 1), (5, 4)])
+def test_strided_layers_keep_every_stride_th_output(stride, monkeypatch):
+    torch = pytest.importorskip("torch")
+    # a tiny cache budget: several tiles per axis
+    monkeypatch.setattr(overlap_save, "MIN_TILE", 16)
+    monkeypatch.setattr(overlap_save, "TILE_BYTES", 2048)
+    overlap_save._layout.cache_clear()
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 3, 101, 87))
+    w = rng.standard_normal((4, 3, 7, 5))
+    problem = convolab.nn.functional.plan(x, w, stride=stride, padding=(3, 1), method="os").problem
+    assert min(tile_layout(problem).counts) > 1
+    got = convolab.nn.functional.conv2d(x, w, stride=stride, padding=(3, 1), method="os")
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), stride=stride,
+                                     padding=(3, 1)).numpy()
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-11 * np.abs(ref).max())
+
+
+def test_bound_kernel_is_transformed_once(monkeypatch):
+    import scipy.fft
+    rng = np.random.default_rng(9)
+    k = rng.random((31, 31))
+    frames = [rng.random((512, 512)) for _ in range(3)]
+    expected = [scipy.signal.fftconvolve(f, k, "same") for f in frames]
+    shapes = []
+    real = scipy.fft.rfftn
+
+    def counting(a, *args, **kwargs):
+        shapes.append(a.shape[-2:])
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.fft, "rfftn", counting)
+    bound = convolab.plan(np.zeros((512, 512)), k, "same", method="os").bind_kernel(k)
+    for f, e in zip(frames, expected):
+        np.testing.assert_allclose(bound(f), e, atol=1e-9)
+    assert shapes.count((31, 31)) == 1
+    assert len(shapes) > 1 + len(frames)         # several tiles per frame
+
+
+def test_layout_fits_the_cache_and_feeds_every_thread():
+    problem = _problem((4096, 4096), (31, 31), "same", np.float32)
+    layout = tile_layout(problem)
+    assert math.prod(layout.tile) * 4 <= overlap_save.TILE_BYTES
+    assert layout.tasks >= layout.workers
+    # a whole-image transform of this size would be out of the cache
+    assert layout.counts != (1, 1)
+
+
+def test_planner_estimate_grows_with_the_work():
+    small = convolab.plan(np.zeros((512, 512)), np.ones((31, 31)), "same", method="os")
+    large = convolab.plan(np.zeros((2048, 2048)), np.ones((31, 31)), "same", method="os")
+    ratio = large.candidates[0].seconds / small.candidates[0].seconds
+    assert 8 < ratio < 32           # about 16x the points, a little more for log P
