@@ -17,12 +17,11 @@ fast-math), so ``nan * 0`` is NaN as in every other direct method.
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Callable
 
 import numpy as np
 
-_CACHE: dict[int, Callable] = {}
 _AVAILABLE: bool | None = None
 
 
@@ -41,20 +40,9 @@ def available() -> bool:
     return _AVAILABLE
 
 
-def _compile(ndim: int) -> Callable:
-    from . import _numba_loops as loops
-
-    try:
-        return {1: _correlate_1d, 2: loops.correlate_2d, 3: loops.correlate_3d}[ndim]
-    except KeyError:
-        raise ValueError(f"compiled loops exist for 1-D, 2-D and 3-D, not {ndim}-D") from None
-
-
-def _correlate_1d(x: np.ndarray, w: np.ndarray, d: int, out: np.ndarray) -> None:
-    """1-D rows: the offset loop with taps ``t * d`` apart."""
-    from . import _numba_loops as loops
-    offsets = np.arange(w.shape[1], dtype=np.int64) * d
-    loops.correlate_offsets(x, w, offsets, out.shape[1], out)
+#: the loop of :mod:`._numba_loops` for each number of spatial axes (1-D
+#: rows run through the offset loop with taps ``t * d`` apart)
+_LOOPS = {1: "correlate_offsets", 2: "correlate_2d", 3: "correlate_3d"}
 
 
 def correlate_2d_flat(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
@@ -68,14 +56,22 @@ def correlate_2d_flat(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
     batch, hp, wp = x.shape
     groups, kh, kw = w.shape
     h_out, w_out = out_shape[1:]
-    offsets = (np.arange(kh)[:, None] * (dilation[0] * wp)
-               + np.arange(kw)[None, :] * dilation[1]).ravel().astype(np.int64)
+    offsets = _flat_offsets(kh, kw, dilation[0] * wp, dilation[1])
     length = (h_out - 1) * wp + w_out
     flat = np.empty((batch, h_out * wp), dtype=x.dtype)
     x = np.ascontiguousarray(x).reshape(batch, hp * wp)
     w = np.ascontiguousarray(w, dtype=x.dtype).reshape(groups, kh * kw)
-    _threaded(loops.correlate_offsets, batch * length * kh * kw, x, w, offsets, length, flat)
+    _threaded("correlate_offsets", batch * length * kh * kw, x, w, offsets, length, flat)
     return np.ascontiguousarray(flat.reshape(batch, h_out, wp)[:, :, :w_out])
+
+
+@functools.lru_cache(maxsize=256)
+def _flat_offsets(kh: int, kw: int, row_step: int, col_step: int) -> np.ndarray:
+    """Offsets of the taps of a ``kh x kw`` kernel in a flattened image."""
+    offsets = (np.arange(kh)[:, None] * row_step + np.arange(kw)[None, :] * col_step).ravel()
+    offsets = offsets.astype(np.int64)
+    offsets.flags.writeable = False
+    return offsets
 
 
 #: below this many multiply-adds one thread is faster: waking the pool costs
@@ -90,32 +86,43 @@ def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape
     ``x`` must already hold every sample the windows reach (zero-extended).
     """
     ndim = x.ndim - 1
-    if ndim not in _CACHE:
-        _CACHE[ndim] = _compile(ndim)
+    if ndim not in _LOOPS:
+        raise ValueError(f"compiled loops exist for 1-D, 2-D and 3-D, not {ndim}-D")
     out = np.empty(out_shape, dtype=x.dtype)
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
-    _threaded(_CACHE[ndim], out.size * w[0].size, x, w, *dilation, out)
+    if ndim == 1:
+        offsets = np.arange(w.shape[1], dtype=np.int64) * dilation[0]
+        args = (x, w, offsets, out.shape[1], out)
+    else:
+        args = (x, w, *dilation, out)
+    _threaded(_LOOPS[ndim], out.size * w[0].size, *args)
     return out
 
 
-def _threaded(loop: Callable, macs: int, *args) -> None:
-    """Run ``loop(*args)`` on the threads ``workers=`` asks for, else one
-    thread for small problems and numba's default (every core) for large ones."""
+def _threaded(loop: str, macs: int, *args) -> None:
+    """Run the loop named ``loop`` on the threads ``workers=`` asks for, else
+    on the calling thread for small problems and on every core for large
+    ones.  One thread runs the loop's serial twin, which never touches
+    numba's thread pool (setting its thread count costs microseconds)."""
+    from . import _numba_loops as loops
     from ._base import current_workers
 
     threads = current_workers()
     if threads is None and macs < PARALLEL_MACS:
         threads = 1
     if threads is None:
-        loop(*args)
+        getattr(loops, loop)(*args)
         return
     import numba
-    previous = numba.get_num_threads()
     threads = max(1, min(numba.config.NUMBA_NUM_THREADS,
                          threads if threads > 0 else (os.cpu_count() or 1) + 1 + threads))
+    if threads == 1:
+        getattr(loops, loop + "_serial")(*args)
+        return
+    previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        loop(*args)
+        getattr(loops, loop)(*args)
     finally:
         numba.set_num_threads(previous)

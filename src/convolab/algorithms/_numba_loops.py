@@ -16,6 +16,11 @@ fuse each multiply and add into one FMA instruction (one rounding instead of
 two; no other IEEE rule is relaxed, so ``nan * 0`` is still NaN).  A 3x3
 kernel is then two passes per row instead of three, a 7x7 kernel seven
 instead of fourteen.  The first pass writes the row, so no zero-fill pass.
+
+
+Each loop exists twice: ``correlate_*`` runs its tasks on numba's threads
+(``prange``), ``correlate_*_serial`` on the calling thread, for problems too
+small to pay for waking the thread pool; both call the same inlined task.
 """
 
 import numba
@@ -74,40 +79,52 @@ def _coef2(wg, t, kw):
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
 def correlate_2d(x, w, d0, d1, out):
     """``x (B, H, W)`` with ``w (G, KH, KW)``: one task per output row."""
+    for task in numba.prange(out.shape[0] * out.shape[1]):
+        _row_2d(x, w, d0, d1, out, task)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def correlate_2d_serial(x, w, d0, d1, out):
+    """:func:`correlate_2d` on the calling thread."""
+    for task in range(out.shape[0] * out.shape[1]):
+        _row_2d(x, w, d0, d1, out, task)
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _row_2d(x, w, d0, d1, out, task):
     batch, h_out, n = out.shape
     groups, kh, kw = w.shape
     taps = kh * kw
-    for task in numba.prange(batch * h_out):
-        b = task // h_out
-        i = task - b * h_out
-        row = out[b, i]
-        xb = x[b]
-        wg = w[b % groups]
-        t = 0
-        first = True
-        while t + 8 <= taps:
-            _pass8(row, first,
-                   _view2(xb, i, t, kw, d0, d1, n), _view2(xb, i, t + 1, kw, d0, d1, n),
-                   _view2(xb, i, t + 2, kw, d0, d1, n), _view2(xb, i, t + 3, kw, d0, d1, n),
-                   _view2(xb, i, t + 4, kw, d0, d1, n), _view2(xb, i, t + 5, kw, d0, d1, n),
-                   _view2(xb, i, t + 6, kw, d0, d1, n), _view2(xb, i, t + 7, kw, d0, d1, n),
-                   _coef2(wg, t, kw), _coef2(wg, t + 1, kw), _coef2(wg, t + 2, kw),
-                   _coef2(wg, t + 3, kw), _coef2(wg, t + 4, kw), _coef2(wg, t + 5, kw),
-                   _coef2(wg, t + 6, kw), _coef2(wg, t + 7, kw))
-            first = False
-            t += 8
-        if t + 4 <= taps:
-            _pass4(row, first,
-                   _view2(xb, i, t, kw, d0, d1, n), _view2(xb, i, t + 1, kw, d0, d1, n),
-                   _view2(xb, i, t + 2, kw, d0, d1, n), _view2(xb, i, t + 3, kw, d0, d1, n),
-                   _coef2(wg, t, kw), _coef2(wg, t + 1, kw), _coef2(wg, t + 2, kw),
-                   _coef2(wg, t + 3, kw))
-            first = False
-            t += 4
-        while t < taps:
-            _pass1(row, first, _view2(xb, i, t, kw, d0, d1, n), _coef2(wg, t, kw))
-            first = False
-            t += 1
+    b = task // h_out
+    i = task - b * h_out
+    row = out[b, i]
+    xb = x[b]
+    wg = w[b % groups]
+    t = 0
+    first = True
+    while t + 8 <= taps:
+        _pass8(row, first,
+               _view2(xb, i, t, kw, d0, d1, n), _view2(xb, i, t + 1, kw, d0, d1, n),
+               _view2(xb, i, t + 2, kw, d0, d1, n), _view2(xb, i, t + 3, kw, d0, d1, n),
+               _view2(xb, i, t + 4, kw, d0, d1, n), _view2(xb, i, t + 5, kw, d0, d1, n),
+               _view2(xb, i, t + 6, kw, d0, d1, n), _view2(xb, i, t + 7, kw, d0, d1, n),
+               _coef2(wg, t, kw), _coef2(wg, t + 1, kw), _coef2(wg, t + 2, kw),
+               _coef2(wg, t + 3, kw), _coef2(wg, t + 4, kw), _coef2(wg, t + 5, kw),
+               _coef2(wg, t + 6, kw), _coef2(wg, t + 7, kw))
+        first = False
+        t += 8
+    if t + 4 <= taps:
+        _pass4(row, first,
+               _view2(xb, i, t, kw, d0, d1, n), _view2(xb, i, t + 1, kw, d0, d1, n),
+               _view2(xb, i, t + 2, kw, d0, d1, n), _view2(xb, i, t + 3, kw, d0, d1, n),
+               _coef2(wg, t, kw), _coef2(wg, t + 1, kw), _coef2(wg, t + 2, kw),
+               _coef2(wg, t + 3, kw))
+        first = False
+        t += 4
+    while t < taps:
+        _pass1(row, first, _view2(xb, i, t, kw, d0, d1, n), _coef2(wg, t, kw))
+        first = False
+        t += 1
 
 
 # -- 3-D: x (B, A, H, W), w (G, KA, KH, KW); tap t = (a, u, v) ---------------
@@ -132,52 +149,68 @@ def _coef3(wg, t, kh, kw):
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
 def correlate_3d(x, w, d0, d1, d2, out):
     """``x (B, A, H, W)`` with ``w (G, KA, KH, KW)``: one task per output row."""
+    for task in numba.prange(out.shape[0] * out.shape[1] * out.shape[2]):
+        _row_3d(x, w, d0, d1, d2, out, task)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def correlate_3d_serial(x, w, d0, d1, d2, out):
+    """:func:`correlate_3d` on the calling thread."""
+    for task in range(out.shape[0] * out.shape[1] * out.shape[2]):
+        _row_3d(x, w, d0, d1, d2, out, task)
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _row_3d(x, w, d0, d1, d2, out, task):
     batch, a_out, h_out, n = out.shape
     groups, ka, kh, kw = w.shape
     taps = ka * kh * kw
-    for task in numba.prange(batch * a_out * h_out):
-        b = task // (a_out * h_out)
-        rest = task - b * (a_out * h_out)
-        a = rest // h_out
-        i = rest - a * h_out
-        row = out[b, a, i]
-        xb = x[b]
-        wg = w[b % groups]
-        t = 0
-        first = True
-        while t + 8 <= taps:
-            _pass8(row, first,
-                   _view3(xb, a, i, t, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 1, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 2, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 3, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 4, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 5, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 6, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 7, kh, kw, d0, d1, d2, n),
-                   _coef3(wg, t, kh, kw), _coef3(wg, t + 1, kh, kw), _coef3(wg, t + 2, kh, kw),
-                   _coef3(wg, t + 3, kh, kw), _coef3(wg, t + 4, kh, kw),
-                   _coef3(wg, t + 5, kh, kw), _coef3(wg, t + 6, kh, kw),
-                   _coef3(wg, t + 7, kh, kw))
-            first = False
-            t += 8
-        if t + 4 <= taps:
-            _pass4(row, first,
-                   _view3(xb, a, i, t, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 1, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 2, kh, kw, d0, d1, d2, n),
-                   _view3(xb, a, i, t + 3, kh, kw, d0, d1, d2, n),
-                   _coef3(wg, t, kh, kw), _coef3(wg, t + 1, kh, kw), _coef3(wg, t + 2, kh, kw),
-                   _coef3(wg, t + 3, kh, kw))
-            first = False
-            t += 4
-        while t < taps:
-            _pass1(row, first, _view3(xb, a, i, t, kh, kw, d0, d1, d2, n), _coef3(wg, t, kh, kw))
-            first = False
-            t += 1
+    b = task // (a_out * h_out)
+    rest = task - b * (a_out * h_out)
+    a = rest // h_out
+    i = rest - a * h_out
+    row = out[b, a, i]
+    xb = x[b]
+    wg = w[b % groups]
+    t = 0
+    first = True
+    while t + 8 <= taps:
+        _pass8(row, first,
+               _view3(xb, a, i, t, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 1, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 2, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 3, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 4, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 5, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 6, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 7, kh, kw, d0, d1, d2, n),
+               _coef3(wg, t, kh, kw), _coef3(wg, t + 1, kh, kw), _coef3(wg, t + 2, kh, kw),
+               _coef3(wg, t + 3, kh, kw), _coef3(wg, t + 4, kh, kw),
+               _coef3(wg, t + 5, kh, kw), _coef3(wg, t + 6, kh, kw),
+               _coef3(wg, t + 7, kh, kw))
+        first = False
+        t += 8
+    if t + 4 <= taps:
+        _pass4(row, first,
+               _view3(xb, a, i, t, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 1, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 2, kh, kw, d0, d1, d2, n),
+               _view3(xb, a, i, t + 3, kh, kw, d0, d1, d2, n),
+               _coef3(wg, t, kh, kw), _coef3(wg, t + 1, kh, kw), _coef3(wg, t + 2, kh, kw),
+               _coef3(wg, t + 3, kh, kw))
+        first = False
+        t += 4
+    while t < taps:
+        _pass1(row, first, _view3(xb, a, i, t, kh, kw, d0, d1, d2, n), _coef3(wg, t, kh, kw))
+        first = False
+        t += 1
 
 
 # -- taps at arbitrary offsets of a row: 1-D, and 2-D images with short rows --
+
+#: output samples per task of :func:`correlate_offsets`
+OFFSET_CHUNK = 4096
+
 
 @numba.njit(inline="always")
 def _view_at(xr, offset, start, n):
@@ -190,41 +223,54 @@ def correlate_offsets(x, w, offsets, length, out):
     """``out[b, j] = sum_t w[b % G, t] * x[b, j + offsets[t]]`` for ``j < length``;
     the rows are cut into chunks for the threads.
 
-    1-D rows use it with ``offsets = t * dilation``.  A 2-D image of padded width ``Wp``, flattened, is one long row whose tap
-    ``(u, v)`` sits at offset ``u*d0*Wp + v*d1``: the passes then run over
+    1-D rows use it with ``offsets = t * dilation``.  A 2-D image of padded
+    width ``Wp``, flattened, is one long row whose tap ``(u, v)`` sits at offset ``u*d0*Wp + v*d1``: the passes then run over
     the whole image at once instead of over rows too short to fill the SIMD
     lanes (the outputs that wrap across a row end are computed and dropped)."""
-    batch = out.shape[0]
+    chunks = (length + OFFSET_CHUNK - 1) // OFFSET_CHUNK
+    for task in numba.prange(out.shape[0] * chunks):
+        _chunk_offsets(x, w, offsets, length, out, task)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def correlate_offsets_serial(x, w, offsets, length, out):
+    """:func:`correlate_offsets` on the calling thread."""
+    chunks = (length + OFFSET_CHUNK - 1) // OFFSET_CHUNK
+    for task in range(out.shape[0] * chunks):
+        _chunk_offsets(x, w, offsets, length, out, task)
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _chunk_offsets(x, w, offsets, length, out, task):
     groups, taps = w.shape
-    chunk = 4096
+    chunk = OFFSET_CHUNK
     chunks = (length + chunk - 1) // chunk
-    for task in numba.prange(batch * chunks):
-        b = task // chunks
-        start = (task % chunks) * chunk
-        n = min(chunk, length - start)
-        row = out[b, start:start + n]
-        xr = x[b]
-        wr = w[b % groups]
-        t = 0
-        first = True
-        while t + 8 <= taps:
-            _pass8(row, first,
-                   _view_at(xr, offsets[t], start, n), _view_at(xr, offsets[t + 1], start, n),
-                   _view_at(xr, offsets[t + 2], start, n), _view_at(xr, offsets[t + 3], start, n),
-                   _view_at(xr, offsets[t + 4], start, n), _view_at(xr, offsets[t + 5], start, n),
-                   _view_at(xr, offsets[t + 6], start, n), _view_at(xr, offsets[t + 7], start, n),
-                   wr[t], wr[t + 1], wr[t + 2], wr[t + 3],
-                   wr[t + 4], wr[t + 5], wr[t + 6], wr[t + 7])
-            first = False
-            t += 8
-        if t + 4 <= taps:
-            _pass4(row, first,
-                   _view_at(xr, offsets[t], start, n), _view_at(xr, offsets[t + 1], start, n),
-                   _view_at(xr, offsets[t + 2], start, n), _view_at(xr, offsets[t + 3], start, n),
-                   wr[t], wr[t + 1], wr[t + 2], wr[t + 3])
-            first = False
-            t += 4
-        while t < taps:
-            _pass1(row, first, _view_at(xr, offsets[t], start, n), wr[t])
-            first = False
-            t += 1
+    b = task // chunks
+    start = (task % chunks) * chunk
+    n = min(chunk, length - start)
+    row = out[b, start:start + n]
+    xr = x[b]
+    wr = w[b % groups]
+    t = 0
+    first = True
+    while t + 8 <= taps:
+        _pass8(row, first,
+               _view_at(xr, offsets[t], start, n), _view_at(xr, offsets[t + 1], start, n),
+               _view_at(xr, offsets[t + 2], start, n), _view_at(xr, offsets[t + 3], start, n),
+               _view_at(xr, offsets[t + 4], start, n), _view_at(xr, offsets[t + 5], start, n),
+               _view_at(xr, offsets[t + 6], start, n), _view_at(xr, offsets[t + 7], start, n),
+               wr[t], wr[t + 1], wr[t + 2], wr[t + 3],
+               wr[t + 4], wr[t + 5], wr[t + 6], wr[t + 7])
+        first = False
+        t += 8
+    if t + 4 <= taps:
+        _pass4(row, first,
+               _view_at(xr, offsets[t], start, n), _view_at(xr, offsets[t + 1], start, n),
+               _view_at(xr, offsets[t + 2], start, n), _view_at(xr, offsets[t + 3], start, n),
+               wr[t], wr[t + 1], wr[t + 2], wr[t + 3])
+        first = False
+        t += 4
+    while t < taps:
+        _pass1(row, first, _view_at(xr, offsets[t], start, n), wr[t])
+        first = False
+        t += 1
