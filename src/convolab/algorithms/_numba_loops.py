@@ -77,27 +77,28 @@ def _coef2(wg, t, kw):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
-def correlate_2d(x, w, d0, d1, out):
-    """``x (B, H, W)`` with ``w (G, KH, KW)``: one task per output row."""
-    for task in numba.prange(out.shape[0] * out.shape[1]):
-        _row_2d(x, w, d0, d1, out, task)
+def correlate_2d(x, w, d0, d1, out, r0, c0, rows, cols):
+    """``x (B, H, W)`` with ``w (G, KH, KW)`` into the block ``out[:, r0:r0 + rows,
+    c0:c0 + cols]`` (output ``(r0 + i, c0 + j)`` reads ``x[i + u d0, j + v d1]``):
+    one task per output row."""
+    for task in numba.prange(out.shape[0] * rows):
+        _row_2d(x, w, d0, d1, out, r0, c0, rows, cols, task)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_MATH)
-def correlate_2d_serial(x, w, d0, d1, out):
+def correlate_2d_serial(x, w, d0, d1, out, r0, c0, rows, cols):
     """:func:`correlate_2d` on the calling thread."""
-    for task in range(out.shape[0] * out.shape[1]):
-        _row_2d(x, w, d0, d1, out, task)
+    for task in range(out.shape[0] * rows):
+        _row_2d(x, w, d0, d1, out, r0, c0, rows, cols, task)
 
 
 @numba.njit(inline="always", fastmath=_MATH)
-def _row_2d(x, w, d0, d1, out, task):
-    batch, h_out, n = out.shape
+def _row_2d(x, w, d0, d1, out, r0, c0, rows, n, task):
     groups, kh, kw = w.shape
     taps = kh * kw
-    b = task // h_out
-    i = task - b * h_out
-    row = out[b, i]
+    b = task // rows
+    i = task - b * rows
+    row = out[b, r0 + i, c0:c0 + n]
     xb = x[b]
     wg = w[b % groups]
     t = 0

@@ -54,10 +54,21 @@ class Direct:
                 short_rows = (1 + 64 / row) * problem.padded_in[-1] / problem.spatial_out[-1]
             else:
                 short_rows = 1 + 64 / max(1, problem.spatial_out[-1])
+            planes = problem.batch * problem.groups
+            if _framed(problem):
+                # only the frame's strips are zero-extended copies
+                (hp, wp), (kh, kw) = problem.padded_in, problem.dilated_kernel
+                copied = planes * 2 * (kh * wp + kw * hp)
+                how = "the interior read in place, the frame from padded strips"
+            elif any(lo or hi for lo, hi in problem.pad):
+                copied = planes * math.prod(problem.padded_in)
+                how = "one zero-extended copy"
+            else:
+                copied, how = 0, "the input read in place"
             return Cost(problem.macs * c["compiled_per_mac"] * scale * short_rows
-                        + c["compiled_overhead"],
-                        bytes=problem.batch * problem.groups * math.prod(problem.padded_in) * problem.itemsize,
-                        detail=f"compiled multithreaded sliding window, {problem.macs:.3g} multiply-adds")
+                        + c["compiled_overhead"], bytes=copied * problem.itemsize,
+                        detail=f"compiled multithreaded sliding window, {problem.macs:.3g} "
+                               f"multiply-adds, {how}")
         if _uses_numpy_1d(problem):
             rows = problem.batch * problem.groups
             return Cost(problem.macs * c["numpy_correlate_per_mac"] + rows * c["numpy_call_overhead"],
@@ -82,6 +93,8 @@ class Direct:
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         if _uses_compiled(problem):
+            if _framed(problem):
+                return _run_framed(problem, x, w)
             return _run_compiled(problem, zero_extend_reused(problem, x), w)
         xp = zero_extend(problem, x)
         if _uses_numpy_1d(problem):
@@ -127,6 +140,25 @@ def _flat_rows(problem: ConvProblem) -> bool:
         return False
     w_out, wp = problem.spatial_out[1], problem.padded_in[1]
     return 0 < w_out < 512 and wp - w_out <= w_out // 2
+
+
+@functools.lru_cache(maxsize=512)
+def _framed(problem: ConvProblem) -> bool:
+    """2-D images with long rows and zero padding: the interior straight from
+    the input, the frame from small padded strips (no padded copy)."""
+    from . import _compiled
+    return (problem.ndim == 2 and not _flat_rows(problem) and any(lo or hi for lo, hi in problem.pad)
+            and _compiled.framed_interior(problem.spatial_in, problem.dilated_kernel, problem.pad,
+                                          problem.spatial_out))
+
+
+def _run_framed(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    from . import _compiled
+    n, g = problem.batch, problem.groups
+    out = _compiled.correlate_2d_framed(x.reshape((n * g,) + x.shape[3:]),
+                                        w.reshape((g,) + problem.kernel_spatial), problem.dilations,
+                                        problem.pad, (n * g,) + problem.spatial_out)
+    return out.reshape(problem.out_shape)
 
 
 def _run_compiled(problem: ConvProblem, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
