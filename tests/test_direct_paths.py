@@ -88,3 +88,31 @@ def test_padded_blocks_equal_numpy_pad():
     for rows, cols in [((0, 5), (0, 16)), ((4, 14), (2, 9)), ((10, 14), (12, 16)), ((0, 14), (0, 1))]:
         block = _compiled._padded_block(x, 3, 1, rows, cols)
         np.testing.assert_array_equal(block, padded[:, rows[0]:rows[1], cols[0]:cols[1]])
+
+
+@pytest.mark.parametrize("padding, dilation", [(0, 1), (3, 1), ((2, 5), (1, 2)), ("same", 1)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_short_row_batches_go_image_by_image_and_match_torch(padding, dilation, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((3, 5, 30, 41)).astype(dtype)
+    w = rng.standard_normal((5, 1, 7, 6)).astype(dtype)
+    kwargs = dict(padding=padding, groups=5, dilation=dilation)
+    problem = convolab.nn.functional.plan(x, w, method="direct", **kwargs).problem
+    assert direct._flat_rows(problem)
+    got = convolab.nn.functional.conv2d(x, w, method="direct", **kwargs)
+    ref = torch.nn.functional.conv2d(torch.tensor(x, dtype=torch.float64),
+                                     torch.tensor(w, dtype=torch.float64), **kwargs).numpy()
+    assert got.dtype == x.dtype and got.shape == ref.shape
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    assert np.abs(got - ref).max() <= tol * np.abs(ref).max()
+
+
+def test_short_rows_with_nan_and_a_zero_tap():
+    # nan * 0 stays NaN in the per-image buffers, as in every direct method
+    x = np.ones((2, 1, 20, 30))
+    x[1, 0, 5, 7] = np.nan
+    w = np.zeros((1, 1, 3, 3))
+    out = convolab.nn.functional.conv2d(x, w, padding=1, method="direct")
+    assert np.isnan(out[1, 0, 4:7, 6:9]).all() and np.isnan(out).sum() == 9
+    assert (out[0] == 0).all()

@@ -74,6 +74,41 @@ def _flat_offsets(kh: int, kw: int, row_step: int, col_step: int) -> np.ndarray:
     return offsets
 
 
+#: batches of at least this many short-row images go image by image through
+#: per-thread buffers; fewer are zero-extended once and split among the threads
+PLANES_BATCH = 4
+
+
+def correlate_2d_short_rows(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
+                            pad: tuple[tuple[int, int], ...], out_shape: tuple[int, ...]
+                            ) -> np.ndarray:
+    """:func:`correlate` in 2-D of images with short rows, ``x (B, H, W)``
+    zero-extended by ``pad``: each image flattened, with the taps at offsets.
+
+    A batch of images goes image by image through small per-thread buffers
+    (:func:`._numba_loops.correlate_planes`), so it streams through memory
+    once; a few images are zero-extended once and their flattened rows
+    split among the threads (:func:`correlate_2d_flat`).
+    """
+    batch, height, width = x.shape
+    groups, kh, kw = w.shape
+    (top, bottom), (left, right) = pad
+    hp, wp = height + top + bottom, width + left + right
+    h_out, w_out = out_shape[1:]
+    if batch < PLANES_BATCH:
+        padded = _padded_block(x, top, left, (0, hp), (0, wp))
+        return correlate_2d_flat(padded, w, dilation, out_shape)
+    import numba
+    offsets = _flat_offsets(kh, kw, dilation[0] * wp, dilation[1])
+    out = np.empty(out_shape, dtype=x.dtype)
+    macs = batch * h_out * wp * kh * kw
+    tasks = min(batch, _threads(macs) or numba.get_num_threads())
+    _threaded("correlate_planes", macs, np.ascontiguousarray(x),
+              np.ascontiguousarray(w, dtype=x.dtype).reshape(groups, kh * kw), offsets,
+              top, left, hp, wp, out, tasks)
+    return out
+
+
 def correlate_2d_framed(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
                         pad: tuple[tuple[int, int], ...], out_shape: tuple[int, ...]) -> np.ndarray:
     """:func:`correlate` in 2-D of ``x (B, H, W)`` zero-extended by ``pad``,
@@ -153,29 +188,36 @@ def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape
     return out
 
 
-def _threaded(loop: str, macs: int, *args) -> None:
-    """Run the loop named ``loop`` on the threads ``workers=`` asks for, else
-    on the calling thread for small problems and on every core for large
-    ones.  One thread runs the loop's serial twin, which never touches
-    numba's thread pool (setting its thread count costs microseconds)."""
-    from . import _numba_loops as loops
+def _threads(macs: int) -> int | None:
+    """Threads for a loop of ``macs`` multiply-adds: ``workers=`` when given
+    (negative counts from the number of cores, as in scipy.fft), else one
+    for small problems and None (every core) for large ones."""
     from ._base import current_workers
 
     threads = current_workers()
-    if threads is None and macs < PARALLEL_MACS:
-        threads = 1
+    if threads is None:
+        return 1 if macs < PARALLEL_MACS else None
+    import numba
+    return max(1, min(numba.config.NUMBA_NUM_THREADS,
+                      threads if threads > 0 else (os.cpu_count() or 1) + 1 + threads))
+
+
+def _threaded(loop: str, macs: int, *args) -> None:
+    """Run the loop named ``loop`` on :func:`_threads` threads.  One thread runs
+    the loop's serial twin, which never touches numba's thread pool (setting
+    its thread count costs microseconds)."""
+    from . import _numba_loops as loops
+
+    threads = _threads(macs)
     if threads is None:
         getattr(loops, loop)(*args)
-        return
-    import numba
-    threads = max(1, min(numba.config.NUMBA_NUM_THREADS,
-                         threads if threads > 0 else (os.cpu_count() or 1) + 1 + threads))
-    if threads == 1:
+    elif threads == 1:
         getattr(loops, loop + "_serial")(*args)
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        getattr(loops, loop)(*args)
-    finally:
-        numba.set_num_threads(previous)
+    else:
+        import numba
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            getattr(loops, loop)(*args)
+        finally:
+            numba.set_num_threads(previous)

@@ -24,6 +24,7 @@ small to pay for waking the thread pool; both call the same inlined task.
 """
 
 import numba
+import numpy as np
 
 #: only fused multiply-add; NaN, infinities and signed zeros keep IEEE rules
 _MATH = {"contract"}
@@ -243,15 +244,61 @@ def correlate_offsets_serial(x, w, offsets, length, out):
 
 @numba.njit(inline="always", fastmath=_MATH)
 def _chunk_offsets(x, w, offsets, length, out, task):
-    groups, taps = w.shape
-    chunk = OFFSET_CHUNK
-    chunks = (length + chunk - 1) // chunk
+    chunks = (length + OFFSET_CHUNK - 1) // OFFSET_CHUNK
     b = task // chunks
-    start = (task % chunks) * chunk
-    n = min(chunk, length - start)
-    row = out[b, start:start + n]
-    xr = x[b]
-    wr = w[b % groups]
+    start = (task % chunks) * OFFSET_CHUNK
+    n = min(OFFSET_CHUNK, length - start)
+    _passes_at(out[b, start:start + n], x[b], w[b % w.shape[0]], offsets, start, n)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
+def correlate_planes(x, w, offsets, top, left, hp, wp, out, tasks):
+    """Images ``x (B, H, W)`` with short rows, ``w (G, T)`` with taps at
+    ``offsets`` of a flattened ``hp x wp`` image: each image is zero-extended
+    into a small buffer (``x`` at row ``top``, column ``left``), correlated
+    flattened, and its rows cropped into ``out (B, Ho, Wo)``; each of
+    ``tasks`` tasks (one per thread) takes a run of images.
+
+    The buffers stay in the core's cache, so the batch is read once and the
+    output written once (a padded copy of the batch and a flattened output
+    would stream it through memory three more times)."""
+    for task in numba.prange(tasks):
+        _planes(x, w, offsets, top, left, hp, wp, out,
+                x.shape[0] * task // tasks, x.shape[0] * (task + 1) // tasks)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def correlate_planes_serial(x, w, offsets, top, left, hp, wp, out, tasks):
+    """:func:`correlate_planes` on the calling thread."""
+    _planes(x, w, offsets, top, left, hp, wp, out, 0, x.shape[0])
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image):
+    height, width = x.shape[1], x.shape[2]
+    h_out, w_out = out.shape[1], out.shape[2]
+    length = (h_out - 1) * wp + w_out
+    padded = np.zeros(hp * wp, dtype=x.dtype)       # the zero border is written once
+    flat = np.empty(h_out * wp, dtype=x.dtype)
+    # the part of the image inside the padded frame (valid mode may crop nothing)
+    rows = min(height, hp - top)
+    cols = min(width, wp - left)
+    for b in range(first_image, stop_image):
+        for i in range(rows):
+            base = (top + i) * wp + left
+            padded[base:base + cols] = x[b, i, :cols]
+        wr = w[b % w.shape[0]]
+        for start in range(0, length, OFFSET_CHUNK):
+            n = min(OFFSET_CHUNK, length - start)
+            _passes_at(flat[start:start + n], padded, wr, offsets, start, n)
+        for i in range(h_out):
+            out[b, i, :] = flat[i * wp:i * wp + w_out]
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _passes_at(row, xr, wr, offsets, start, n):
+    """``row[j] = sum_t wr[t] * xr[start + j + offsets[t]]``, eight taps per pass."""
+    taps = wr.shape[0]
     t = 0
     first = True
     while t + 8 <= taps:
