@@ -26,9 +26,14 @@ def _problem(shape, kernel, mode="same", dtype=np.float64):
 def test_tiles_cover_every_output_once_without_wrap_around(shape, kernel, mode):
     problem = _problem(shape, kernel, mode)
     layout = tile_layout(problem)
-    for o, k, t, step, count in zip(problem.spatial_out, problem.dilated_kernel, layout.tile,
-                                    layout.steps, layout.counts):
-        assert step == t - k + 1 >= 1                  # the first k - 1 samples wrap around
+    for o, k, t, step, count, n, (lo, _) in zip(problem.spatial_out, problem.dilated_kernel,
+                                                layout.tile, layout.steps, layout.counts,
+                                                problem.spatial_in, problem.pad):
+        if count == 1:
+            # one tile from the input's first sample: the wrapped samples are zeros
+            assert step >= o and t >= n + lo and t >= o - 1 - lo + k
+        else:
+            assert step == t - k + 1 >= 1              # the first k - 1 samples wrap around
         assert count * step >= o > (count - 1) * step  # every output, no empty tile
     covered = np.zeros(problem.spatial_out, dtype=np.int64)
     for _, _, starts in layout.iter_tasks(problem):
@@ -139,3 +144,17 @@ def test_planner_estimate_grows_with_the_work():
     large = convolab.plan(np.zeros((2048, 2048)), np.ones((31, 31)), "same", method="os")
     ratio = large.candidates[0].seconds / small.candidates[0].seconds
     assert 8 < ratio < 32           # about 16x the points, a little more for log P
+
+
+@pytest.mark.parametrize("padding, stride, dilation", [(5, 1, 1), ((4, 0), (2, 1), (3, 2)), (7, 3, 1)])
+def test_zero_extension_wider_than_the_kernel(padding, stride, dilation):
+    # one tile per axis cannot start at the input then: outputs would wrap onto each other
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 9, 4))
+    w = rng.standard_normal((2, 3, 3, 2))
+    kwargs = dict(padding=padding, stride=stride, dilation=dilation)
+    got = convolab.nn.functional.conv2d(x, w, method="os", **kwargs)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **kwargs).numpy()
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-11 * np.abs(ref).max())

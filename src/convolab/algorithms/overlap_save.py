@@ -94,9 +94,13 @@ class OverlapSave(TransformAlgorithm):
             ns, gs, starts = task
             part = x[ns, gs]
             buf = _tile_buffer(part.shape[:3] + tile, x.dtype)
+            # the tile's first sample, in zero-extended coordinates: the first
+            # output's window, or the input's first sample for a whole axis
+            origins = [lo if compact else p0
+                       for p0, lo, compact in zip(starts, lows, layout.compact)]
             src, dst, full = [], [], True
-            for o0, lo, t, size in zip(starts, lows, tile, problem.spatial_in):
-                first, last = o0 - lo, o0 - lo + t          # input samples of the tile
+            for a0, lo, t, size in zip(origins, lows, tile, problem.spatial_in):
+                first, last = a0 - lo, a0 - lo + t          # input samples of the tile
                 a, b = max(first, 0), min(last, size)
                 src.append(slice(a, max(a, b)))
                 dst.append(slice(a - first, a - first + max(0, b - a)))
@@ -108,10 +112,12 @@ class OverlapSave(TransformAlgorithm):
             result = inverse(spectrum_product(spectrum, wf[gs]), tile, axes=axes, workers=1)
             # tile outputs at every position (stride 1); keep every stride-th
             keep, from_tile = [], []
-            for p0, step, k, o, st in zip(starts, layout.steps, kd, problem.spatial_out, strides):
+            for p0, a0, step, k, o, st in zip(starts, origins, layout.steps, kd,
+                                              problem.spatial_out, strides):
                 first, stop = p0 // st, min(o, -(-(p0 + step) // st))
                 keep.append(slice(first, stop))
-                from_tile.append(slice(k - 1, k - 1 + (stop - first - 1) * st + 1, st))
+                m = first * st - a0 + k - 1        # where output `first` lands in the tile
+                from_tile.append(slice(m, m + (stop - first - 1) * st + 1, st))
             keep, from_tile = tuple(keep), tuple(from_tile)
             out[(ns, gs, slice(None)) + keep] = result[(Ellipsis,) + from_tile]
 
@@ -136,8 +142,11 @@ class TileLayout:
     the threads that run the tasks."""
 
     def __init__(self, tile: tuple[int, ...], steps: tuple[int, ...], counts: tuple[int, ...],
-                 batch_chunk: int, group_chunk: int, batch: int, groups: int, workers: int) -> None:
+                 batch_chunk: int, group_chunk: int, batch: int, groups: int, workers: int,
+                 compact: tuple[bool, ...]) -> None:
         self.tile, self.steps, self.counts = tile, steps, counts
+        #: per axis: one tile starting at the input's first sample
+        self.compact = compact
         self.batch_chunk, self.group_chunk = batch_chunk, group_chunk
         self.planes = batch_chunk * group_chunk
         self.tasks = -(-batch // batch_chunk) * -(-groups // group_chunk) * math.prod(counts)
@@ -161,15 +170,15 @@ def tile_layout(problem: ConvProblem) -> TileLayout:
 def _plan_tiles(problem: ConvProblem) -> tuple[float, TileLayout]:
     n, g, ci = problem.x_shape[:3]
     single = problem.compute_dtype in (np.float32, np.complex64)
-    return _layout(problem.spatial_out, problem.strides, problem.dilated_kernel,
-                   not problem.is_complex, single, n, g, ci, problem.out_channels,
-                   problem.itemsize, _workers(problem))
+    return _layout(problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
+                   problem.strides, problem.dilated_kernel, not problem.is_complex, single,
+                   n, g, ci, problem.out_channels, problem.itemsize, _workers(problem))
 
 
 @functools.lru_cache(maxsize=512)
-def _layout(out: tuple[int, ...], strides: tuple[int, ...], kd: tuple[int, ...], real: bool,
-            single: bool, n: int, g: int, ci: int, co: int, itemsize: int, workers: int
-            ) -> tuple[float, TileLayout]:
+def _layout(size: tuple[int, ...], lows: tuple[int, ...], out: tuple[int, ...],
+            strides: tuple[int, ...], kd: tuple[int, ...], real: bool, single: bool, n: int,
+            g: int, ci: int, co: int, itemsize: int, workers: int) -> tuple[float, TileLayout]:
     """The tiling with the least estimated time, and that time.
 
     A task transforms ``planes * (ci + co)`` tiles of ``P`` points:
@@ -180,20 +189,29 @@ def _layout(out: tuple[int, ...], strides: tuple[int, ...], kd: tuple[int, ...],
 
     Tiles are laid over every output position (``(o - 1) * stride + 1`` per
     axis); with a stride, a tile's step is a multiple of it, so each tile
-    keeps every stride-th of its outputs.
+    keeps every stride-th of its outputs.  One tile for a whole axis starts
+    at the input's first sample, not at the zero-extension: the samples that
+    wrap around then meet only the zeros past the input, so the tile needs
+    ``max(n + lo, dense + k - 1 - lo)`` samples instead of ``dense + k - 1``
+    (a 'same' output: ``n + k/2`` instead of ``n + k``, as one transform
+    does), provided the zero-extension before the input is shorter than the
+    kernel (else two outputs would land on one sample of the tile).
     """
     c = _calibration.constants()
     per_point = c["os_per_point_log"] * (0.56 if single else 1.0) * (1.0 if real else 2.0)
     dense = tuple((o - 1) * st + 1 for o, st in zip(out, strides))
-    per_axis = []
-    for o, k in zip(dense, kd):
-        whole = fft_len(o + k - 1, real)
+    per_axis, wholes = [], []
+    compact = tuple(lo <= k - 1 for k, lo in zip(kd, lows))
+    for o, k, length_in, lo, short in zip(dense, kd, size, lows, compact):
+        # (zero-extension wider than the kernel: outputs may wrap onto each other)
+        whole = fft_len(max(length_in + lo, o - 1 - lo + k) if short else o + k - 1, real)
         options = {whole}
         length = fft_len(max(2 * k, MIN_TILE), real)
-        while length < whole:
+        while length < whole and length - k + 1 < o:
             options.add(length)
             length = fft_len(int(length * 1.2) + 1, real)
         per_axis.append(sorted(options))
+        wholes.append(whole)
     best = None
     for tile in itertools.product(*per_axis):
         short = [t for t, choices in zip(tile, per_axis) if t < choices[-1]]
@@ -201,8 +219,8 @@ def _layout(out: tuple[int, ...], strides: tuple[int, ...], kd: tuple[int, ...],
             continue
         points = math.prod(tile)
         half = points // 2 + 1 if real else points
-        steps = tuple(t - k + 1 if t - k + 1 >= o else (t - k + 1) // st * st
-                      for t, k, o, st in zip(tile, kd, dense, strides))
+        steps = tuple(o if t == whole else (t - k + 1) // st * st
+                      for t, k, o, st, whole in zip(tile, kd, dense, strides, wholes))
         if min(steps) < 1:
             continue
         counts = tuple(max(1, -(-o // step)) for o, step in zip(dense, steps))
@@ -211,7 +229,8 @@ def _layout(out: tuple[int, ...], strides: tuple[int, ...], kd: tuple[int, ...],
         planes = max(1, min(TILE_BYTES // plane_bytes, -(-n * g * math.prod(counts) // workers)))
         n_chunk = min(n, planes)
         g_chunk = min(g, max(1, planes // n_chunk)) if n_chunk == n else 1
-        layout = TileLayout(tile, steps, counts, n_chunk, g_chunk, n, g, workers)
+        layout = TileLayout(tile, steps, counts, n_chunk, g_chunk, n, g, workers,
+                            tuple(c and t == whole for c, t, whole in zip(compact, tile, wholes)))
         task = (layout.planes * (ci + co) * per_point * points * math.log2(max(points, 2))
                 * _out_of_cache(layout.planes * plane_bytes)
                 + layout.planes * ci * co * half * c["spectrum_per_element"] + c["os_task_overhead"])

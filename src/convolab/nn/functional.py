@@ -183,12 +183,12 @@ def plan(input: Any, weight: Any, stride: Any = 1, padding: Any = 0, dilation: A
     >>> p = plan(np.zeros((8, 64, 56, 56), np.float32), np.zeros((64, 1, 31, 31), np.float32),
     ...          padding='same', groups=64)
     >>> p.method
-    'fft'
+    'os'
     >>> print(p)                                   # doctest: +ELLIPSIS
     convolab plan for conv2d(input (8, 64, 56, 56) float32, weight (64, 1, 31, 31))
       problem: correlation of x(8, 64, 1, 56, 56) with w(64, 1, 1, 31, 31) -> out(8, 64, 1, 56, 56), ...
     ...
-      choice: fft (least estimated time)
+      choice: os (least estimated time)
     """
     x, w = _array(input, "input"), _array(weight, "weight")
     nd = w.ndim - 2
