@@ -73,6 +73,17 @@ DEFAULTS: dict[str, float] = {
     "winograd_kernel_per_element": 9e-9,
     # winograd: fixed cost of one call
     "winograd_overhead": 100e-6,
+    # winograd, measured whole calls on a 2-core Intel Xeon (AVX-512): the
+    # F(2,3) and the general (F(4,3)) transform loops, seconds per float32
+    # element of V and M, and the batched GEMMs, seconds per float32 multiply-add
+    "winograd_f2_per_element": 0.75e-9,
+    "winograd_f4_per_element": 1.1e-9,
+    "winograd_gemm_per_mac": 0.014e-9,
+    # im2col in cache-sized blocks (same machine): building the matrix,
+    # seconds per float32 element, and the matrix products (filters in more
+    # than one output channel), seconds per float32 multiply-add
+    "im2col_copy_per_element": 0.4e-9,
+    "im2col_gemm_per_mac": 0.010e-9,
     # separable: banded Toeplitz block products (BLAS) along a middle axis,
     # seconds per multiply-add (the band's zeros included) ...
     "toeplitz_per_mac": 0.022e-9,
