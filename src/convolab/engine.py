@@ -141,19 +141,28 @@ def cast_back(problem: ConvProblem, out: np.ndarray) -> np.ndarray:
 
 def _run_with_nonfinite_repair(core: ConvProblem, x: np.ndarray, w: np.ndarray,
                                algorithm: Algorithm) -> np.ndarray:
-    bad_w = ~np.isfinite(w)
-    if bad_w.any():
+    if not _all_finite(w):
         # a non-finite kernel tap reaches every output: the direct method is exact
         return ALGORITHMS["direct"].run(core, x, w)
-    bad = ~np.isfinite(x)
-    if not bad.any():
+    if _all_finite(x):
         return algorithm.run(core, x, w)
+    bad = ~np.isfinite(x)
     affected = _affected_outputs(core, bad)          # (N, G, *O) bool
     if affected.mean() > 0.25:
         return ALGORITHMS["direct"].run(core, x, w)
     out = algorithm.run(core, np.where(bad, 0, x), w)
     _recompute(core, x, w, affected, out)
     return out
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """True when ``a`` holds no NaN or infinity.  A finite sum proves it (one
+    NaN or infinity makes the sum non-finite) in one pass without a temporary;
+    only a sum that overflows or meets a non-finite value needs the full test
+    (on a 100 MB batch the boolean mask cost a quarter of a convolution)."""
+    if a.size == 0 or bool(np.isfinite(a.sum())):
+        return True
+    return bool(np.isfinite(a).all())
 
 
 def _affected_outputs(core: ConvProblem, bad: np.ndarray) -> np.ndarray:
