@@ -162,7 +162,7 @@ def _padded_block(x: np.ndarray, top: int, left: int, rows: tuple[int, int],
 
 #: below this many multiply-adds one thread is faster: waking the pool costs
 #: more than the work, and far more when other processes keep the cores busy
-PARALLEL_MACS = 1 << 20
+PARALLEL_MACS = 1 << 21
 
 
 def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape: tuple[int, ...]

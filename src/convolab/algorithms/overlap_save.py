@@ -235,6 +235,8 @@ def _layout(size: tuple[int, ...], lows: tuple[int, ...], out: tuple[int, ...],
                 * _out_of_cache(layout.planes * plane_bytes)
                 + layout.planes * ci * co * half * c["spectrum_per_element"] + c["os_task_overhead"])
         seconds = -(-layout.tasks // layout.workers) * task
+        if layout.workers > 1:
+            seconds += c["os_task_overhead"] * layout.workers   # handing tasks to the threads
         if best is None or seconds < best[0]:
             best = (seconds, layout)
     return best
