@@ -140,8 +140,8 @@ def test_layout_fits_the_cache_and_feeds_every_thread():
 
 
 def test_planner_estimate_grows_with_the_work():
-    small = convolab.plan(np.zeros((512, 512)), np.ones((31, 31)), "same", method="os")
-    large = convolab.plan(np.zeros((2048, 2048)), np.ones((31, 31)), "same", method="os")
+    small = convolab.plan(np.zeros((1024, 1024)), np.ones((31, 31)), "same", method="os")
+    large = convolab.plan(np.zeros((4096, 4096)), np.ones((31, 31)), "same", method="os")
     ratio = large.candidates[0].seconds / small.candidates[0].seconds
     assert 8 < ratio < 32           # about 16x the points, a little more for log P
 

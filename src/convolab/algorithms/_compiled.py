@@ -74,31 +74,25 @@ def _flat_offsets(kh: int, kw: int, row_step: int, col_step: int) -> np.ndarray:
     return offsets
 
 
-#: batches of at least this many short-row images go image by image through
-#: per-thread buffers; fewer are zero-extended once and split among the threads
+#: batches of at least this many short-row images go through
+#: :func:`correlate_2d_planes`; fewer are zero-extended once (into a reused
+#: buffer) and their flattened rows split among the threads
 PLANES_BATCH = 4
 
 
-def correlate_2d_short_rows(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
-                            pad: tuple[tuple[int, int], ...], out_shape: tuple[int, ...]
-                            ) -> np.ndarray:
-    """:func:`correlate` in 2-D of images with short rows, ``x (B, H, W)``
-    zero-extended by ``pad``: each image flattened, with the taps at offsets.
+def correlate_2d_planes(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
+                        pad: tuple[tuple[int, int], ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`correlate` in 2-D of a batch of images with short rows,
+    ``x (B, H, W)`` zero-extended by ``pad``: image by image through small
+    per-thread buffers (:func:`._numba_loops.correlate_planes`), so the batch
+    streams through memory once."""
+    import numba
 
-    A batch of images goes image by image through small per-thread buffers
-    (:func:`._numba_loops.correlate_planes`), so it streams through memory
-    once; a few images are zero-extended once and their flattened rows
-    split among the threads (:func:`correlate_2d_flat`).
-    """
     batch, height, width = x.shape
     groups, kh, kw = w.shape
     (top, bottom), (left, right) = pad
     hp, wp = height + top + bottom, width + left + right
-    h_out, w_out = out_shape[1:]
-    if batch < PLANES_BATCH:
-        padded = _padded_block(x, top, left, (0, hp), (0, wp))
-        return correlate_2d_flat(padded, w, dilation, out_shape)
-    import numba
+    h_out = out_shape[1]
     offsets = _flat_offsets(kh, kw, dilation[0] * wp, dilation[1])
     out = np.empty(out_shape, dtype=x.dtype)
     macs = batch * h_out * wp * kh * kw

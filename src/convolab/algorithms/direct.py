@@ -93,8 +93,8 @@ class Direct:
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         if _uses_compiled(problem):
-            if _flat_rows(problem):
-                return _run_short_rows(problem, x, w)
+            if _flat_rows(problem) and problem.batch * problem.groups >= _planes_batch():
+                return _run_planes(problem, x, w)
             if _framed(problem):
                 return _run_framed(problem, x, w)
             return _run_compiled(problem, zero_extend_reused(problem, x), w)
@@ -136,7 +136,7 @@ def _uses_compiled(problem: ConvProblem) -> bool:
 
 def _flat_rows(problem: ConvProblem) -> bool:
     """2-D images with rows too short to fill the SIMD lanes run flattened
-    (:func:`._compiled.correlate_2d_short_rows`) when the columns computed and
+    (:func:`._compiled.correlate_2d_flat`, :func:`._compiled.correlate_2d_planes`) when the columns computed and
     dropped at the row ends are at most half of the kept ones."""
     if problem.ndim != 2:
         return False
@@ -154,13 +154,18 @@ def _framed(problem: ConvProblem) -> bool:
                                           problem.spatial_out))
 
 
-def _run_short_rows(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _planes_batch() -> int:
+    from . import _compiled
+    return _compiled.PLANES_BATCH
+
+
+def _run_planes(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     from . import _compiled
     n, g = problem.batch, problem.groups
-    out = _compiled.correlate_2d_short_rows(x.reshape((n * g,) + x.shape[3:]),
-                                            w.reshape((g,) + problem.kernel_spatial),
-                                            problem.dilations, problem.pad,
-                                            (n * g,) + problem.spatial_out)
+    out = _compiled.correlate_2d_planes(x.reshape((n * g,) + x.shape[3:]),
+                                        w.reshape((g,) + problem.kernel_spatial),
+                                        problem.dilations, problem.pad,
+                                        (n * g,) + problem.spatial_out)
     return out.reshape(problem.out_shape)
 
 
@@ -178,7 +183,8 @@ def _run_compiled(problem: ConvProblem, xp: np.ndarray, w: np.ndarray) -> np.nda
     n, g = problem.batch, problem.groups
     x_rows = xp.reshape((n * g,) + xp.shape[3:])
     kernels = w.reshape((g,) + problem.kernel_spatial)
-    out = _compiled.correlate(x_rows, kernels, problem.dilations, (n * g,) + problem.spatial_out)
+    run = _compiled.correlate_2d_flat if _flat_rows(problem) else _compiled.correlate
+    out = run(x_rows, kernels, problem.dilations, (n * g,) + problem.spatial_out)
     return out.reshape(problem.out_shape)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import _calibration
 from ..problem import ConvProblem
-from ._base import Cost, current_workers, fft_len, kernel_spectrum
+from ._base import PARALLEL_FFT_POINTS, Cost, current_workers, fft_len, kernel_spectrum
 from .fft import TransformAlgorithm, dilate_kernel, spectrum_product
 
 #: bytes of one task's input planes that keep its transforms in a core's
@@ -252,8 +252,11 @@ def _workers(problem: ConvProblem) -> int:
     workers = current_workers()
     if workers is not None:
         return max(1, workers)
-    # one thread for small problems (a thread hand-off costs more than it saves)
-    return (os.cpu_count() or 1) if problem.macs >= 1 << 22 else 1
+    # one thread below a million output points: the hand-off to other threads
+    # costs more than it saves, and far more when other processes (or other
+    # libraries' spinning thread pools) hold the cores
+    points = problem.batch * problem.groups * problem.out_channels * math.prod(problem.spatial_out)
+    return (os.cpu_count() or 1) if points >= PARALLEL_FFT_POINTS else 1
 
 
 _IN_POOL = threading.local()
