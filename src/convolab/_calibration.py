@@ -53,9 +53,11 @@ DEFAULTS: dict[str, float] = {
     # fixed cost of one transform call
     "fft_overhead": 15e-6,
     # overlap-save tiles (in the cache, one thread each): seconds per
-    # (point * log2(points)), and the fixed cost of one tile's task
+    # (point * log2(points)), and the fixed cost of one tile's task on one
+    # thread and on several (whose Python steps wait for each other's GIL)
     "os_per_point_log": 0.52e-9,
     "os_task_overhead": 30e-6,
+    "os_parallel_task_overhead": 120e-6,
     # transform length model: seconds per point, plus per point and per prime
     # factor of the length (pocketfft's radix passes); fitted on rfft of
     # 5-smooth lengths 128..4096, the radix-7 and -11 passes extrapolated

@@ -33,13 +33,14 @@ from ._base import PARALLEL_FFT_POINTS, Cost, current_workers, fft_len, kernel_s
 from .fft import TransformAlgorithm, dilate_kernel, spectrum_product
 
 #: bytes of one task's input planes that keep its transforms in a core's
-#: cache while the other core works too (on 2 MiB of L2 per core, 256x256
-#: float64 tiles ran faster than 512x512 ones with both cores busy)
-TILE_BYTES = 1 << 20
+#: cache while the other core works too: the tile, its spectrum and the result
+#: take about three times this (measured on 2 MiB of L2 per core: 256x256
+#: float64 and 384x384 float32 tiles ran faster than larger ones)
+TILE_BYTES = 512 << 10
 
 #: longest tile side over the shortest (long thin tiles transform slower
 #: than the operation count says: their column passes are strided)
-MAX_ASPECT = 2
+MAX_ASPECT = 1.5
 
 #: smallest tile length per axis (shorter tiles spend too much on the k - 1 overlap)
 MIN_TILE = 32
@@ -185,7 +186,9 @@ def _layout(size: tuple[int, ...], lows: tuple[int, ...], out: tuple[int, ...],
     ``os_per_point_log * P log2 P`` seconds each while a tile fits in the
     cache (measured flat from 128x128 to 768x768 tiles), more beyond
     (:func:`_out_of_cache`), plus the channel sum of the spectra and a
-    fixed cost per task; the tasks share ``workers`` threads.
+    fixed cost per task (larger on several threads, measured: 1024² images
+    ran faster in 9 tiles of 384² than in 64 of 160²); the tasks share
+    ``workers`` threads.
 
     Tiles are laid over every output position (``(o - 1) * stride + 1`` per
     axis); with a stride, a tile's step is a multiple of it, so each tile
@@ -199,6 +202,7 @@ def _layout(size: tuple[int, ...], lows: tuple[int, ...], out: tuple[int, ...],
     """
     c = _calibration.constants()
     per_point = c["os_per_point_log"] * (0.56 if single else 1.0) * (1.0 if real else 2.0)
+    task_overhead = c["os_task_overhead" if workers == 1 else "os_parallel_task_overhead"]
     dense = tuple((o - 1) * st + 1 for o, st in zip(out, strides))
     per_axis, wholes = [], []
     compact = tuple(lo <= k - 1 for k, lo in zip(kd, lows))
@@ -226,14 +230,15 @@ def _layout(size: tuple[int, ...], lows: tuple[int, ...], out: tuple[int, ...],
         counts = tuple(max(1, -(-o // step)) for o, step in zip(dense, steps))
         # planes per task: as many as fit in the cache, but enough tasks for every thread
         plane_bytes = max(ci, co) * points * itemsize
-        planes = max(1, min(TILE_BYTES // plane_bytes, -(-n * g * math.prod(counts) // workers)))
+        budget = TILE_BYTES if workers > 1 else 2 * TILE_BYTES   # one core: its cache alone
+        planes = max(1, min(budget // plane_bytes, -(-n * g * math.prod(counts) // workers)))
         n_chunk = min(n, planes)
         g_chunk = min(g, max(1, planes // n_chunk)) if n_chunk == n else 1
         layout = TileLayout(tile, steps, counts, n_chunk, g_chunk, n, g, workers,
                             tuple(c and t == whole for c, t, whole in zip(compact, tile, wholes)))
         task = (layout.planes * (ci + co) * per_point * points * math.log2(max(points, 2))
-                * _out_of_cache(layout.planes * plane_bytes)
-                + layout.planes * ci * co * half * c["spectrum_per_element"] + c["os_task_overhead"])
+                * _out_of_cache(layout.planes * plane_bytes, budget)
+                + layout.planes * ci * co * half * c["spectrum_per_element"] + task_overhead)
         seconds = -(-layout.tasks // layout.workers) * task
         if layout.workers > 1:
             seconds += c["os_task_overhead"] * layout.workers   # handing tasks to the threads
@@ -242,10 +247,10 @@ def _layout(size: tuple[int, ...], lows: tuple[int, ...], out: tuple[int, ...],
     return best
 
 
-def _out_of_cache(task_bytes: int) -> float:
-    """Slow-down of transforms whose data exceed the cache (measured, float32 and
-    float64: about 1.3x at 4 MiB, 1.9x at 16 MiB)."""
-    return 1.0 if task_bytes <= TILE_BYTES else 1.0 + 0.25 * math.log2(task_bytes / TILE_BYTES)
+def _out_of_cache(task_bytes: int, budget: int) -> float:
+    """Slow-down of transforms whose data exceed the cache ``budget``
+    (measured, float32 and float64: about 1.3x at 4 times, 1.9x at 16 times)."""
+    return 1.0 if task_bytes <= budget else 1.0 + 0.25 * math.log2(task_bytes / budget)
 
 
 def _workers(problem: ConvProblem) -> int:
