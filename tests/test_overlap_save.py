@@ -158,3 +158,19 @@ def test_zero_extension_wider_than_the_kernel(padding, stride, dilation):
     ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **kwargs).numpy()
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-11 * np.abs(ref).max())
+
+
+def test_a_forked_child_runs_tiles_on_its_own_threads():
+    # the parent's thread pool does not survive fork(); the child must not wait on it
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    rng = np.random.default_rng(15)
+    x, k = rng.standard_normal((600, 500)), rng.standard_normal((21, 21))
+    expected = scipy.signal.fftconvolve(x, k, "same")
+    np.testing.assert_allclose(convolab.convolve(x, k, "same", method="os", workers=2), expected,
+                               atol=1e-9)                   # the parent's pool exists now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        result = pool.apply_async(convolab.convolve, (x, k, "same"), {"method": "os", "workers": 2})
+        got = result.get(timeout=60)
+    np.testing.assert_allclose(got, expected, atol=1e-9)
