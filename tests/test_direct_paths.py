@@ -116,3 +116,22 @@ def test_short_rows_with_nan_and_a_zero_tap():
     out = convolab.nn.functional.conv2d(x, w, padding=1, method="direct")
     assert np.isnan(out[1, 0, 4:7, 6:9]).all() and np.isnan(out).sum() == 9
     assert (out[0] == 0).all()
+
+
+def test_a_process_forked_after_a_multithreaded_loop_still_convolves():
+    # numba's OpenMP threads do not survive fork(); GNU OpenMP terminates a
+    # child that starts them again, so the child runs the loops on one thread
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((1500, 1400)).astype(np.float32)
+    k = rng.standard_normal((5, 5)).astype(np.float32)
+    expected = scipy.signal.convolve(x.astype(np.float64), k.astype(np.float64), "same", method="fft")
+    first = convolab.convolve(x, k, "same", method="direct", workers=2)   # threads in the parent
+    assert _compiled._STATE["parallel_used"]
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(convolab.convolve, (x, k, "same"),
+                               {"method": "direct", "workers": 2}).get(timeout=60)
+    for out in (first, got):
+        assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()

@@ -184,12 +184,30 @@ def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape
     return out
 
 
+#: set when a multithreaded loop has run in this process, and in a child forked
+#: after that: the child runs every loop on one thread (numba's OpenMP threads do
+#: not survive fork(), and GNU OpenMP terminates a child that starts them again)
+_STATE = {"parallel_used": False, "serial_only": False}
+
+
+def _after_fork_in_child() -> None:
+    if _STATE["parallel_used"]:
+        _STATE["serial_only"] = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _threads(macs: int) -> int | None:
     """Threads for a loop of ``macs`` multiply-adds: ``workers=`` when given
     (negative counts from the number of cores, as in scipy.fft), else one
-    for small problems and None (every core) for large ones."""
+    for small problems and None (every core) for large ones; always one in a
+    process forked after a multithreaded loop ran."""
     from ._base import current_workers
 
+    if _STATE["serial_only"]:
+        return 1
     threads = current_workers()
     if threads is None:
         return 1 if macs < PARALLEL_MACS else None
@@ -205,10 +223,12 @@ def _threaded(loop: str, macs: int, *args) -> None:
     from . import _numba_loops as loops
 
     threads = _threads(macs)
+    if threads == 1:
+        getattr(loops, loop + "_serial")(*args)
+        return
+    _STATE["parallel_used"] = True
     if threads is None:
         getattr(loops, loop)(*args)
-    elif threads == 1:
-        getattr(loops, loop + "_serial")(*args)
     else:
         import numba
         previous = numba.get_num_threads()
