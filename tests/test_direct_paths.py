@@ -135,3 +135,24 @@ def test_a_process_forked_after_a_multithreaded_loop_still_convolves():
                                {"method": "direct", "workers": 2}).get(timeout=60)
     for out in (first, got):
         assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (2, 5), (5, 5)])
+def test_small_frames_summed_directly_match_strips(kernel, monkeypatch):
+    # the frame of a small kernel is summed directly; with the limit at zero the
+    # same frame comes from padded strips: both equal scipy, and 0 * inf is NaN
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((300, 700))
+    k = rng.standard_normal(kernel)
+    expected = scipy.signal.convolve(x, k, "same", method="fft")
+    direct_frame = convolab.convolve(x, k, "same", method="direct")
+    monkeypatch.setattr(_compiled, "FRAME_MACS", 0)
+    strips = convolab.convolve(x, k, "same", method="direct")
+    for got in (direct_frame, strips):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    k_inf = k.copy()
+    k_inf[0, 0] = np.inf
+    monkeypatch.setattr(_compiled, "FRAME_MACS", 1 << 17)
+    nan_frame = convolab.convolve(x, k_inf, "same", method="direct")
+    reference = convolab.convolve(x, k_inf, "same", method="reference")
+    np.testing.assert_array_equal(np.isnan(nan_frame), np.isnan(reference))

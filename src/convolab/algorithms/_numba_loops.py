@@ -129,6 +129,43 @@ def _row_2d(x, w, d0, d1, out, r0, c0, rows, n, task):
         t += 1
 
 
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def frame_2d(x, w, d0, d1, top, left, out, r0, r1, c0, c1, zero):
+    """The outputs of ``out (B, Ho, Wo)`` outside the block ``r0:r1, c0:c1``
+    (the interior computed by :func:`correlate_2d`), each a direct sum over
+    ``x (B, H, W)`` zero-extended by ``top`` rows and ``left`` columns.
+
+    Bounds-checked and on one thread: for the thin frame of a small kernel,
+    where padded strips cost more in setting up than in work.  A sample
+    outside ``x`` counts as ``zero`` times its tap, so ``0 * inf`` is NaN as
+    in every direct method."""
+    for b in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            if r0 <= i < r1:
+                for j in range(c0):
+                    out[b, i, j] = _frame_point(x, w, d0, d1, top, left, b, i, j, zero)
+                for j in range(c1, out.shape[2]):
+                    out[b, i, j] = _frame_point(x, w, d0, d1, top, left, b, i, j, zero)
+            else:
+                for j in range(out.shape[2]):
+                    out[b, i, j] = _frame_point(x, w, d0, d1, top, left, b, i, j, zero)
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _frame_point(x, w, d0, d1, top, left, b, i, j, zero):
+    wg = w[b % w.shape[0]]
+    acc = zero
+    for u in range(wg.shape[0]):
+        xi = i - top + u * d0
+        for v in range(wg.shape[1]):
+            xj = j - left + v * d1
+            if 0 <= xi < x.shape[1] and 0 <= xj < x.shape[2]:
+                acc += x[b, xi, xj] * wg[u, v]
+            else:
+                acc += zero * wg[u, v]
+    return acc
+
+
 # -- 3-D: x (B, A, H, W), w (G, KA, KH, KW); tap t = (a, u, v) ---------------
 
 @numba.njit(inline="always")
