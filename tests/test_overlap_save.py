@@ -5,6 +5,7 @@ comes from tests/test_algorithms.py (METHODS includes 'os'); this file checks
 what is particular to tiling, against scipy and torch as oracles."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -174,3 +175,11 @@ def test_a_forked_child_runs_tiles_on_its_own_threads():
         result = pool.apply_async(convolab.convolve, (x, k, "same"), {"method": "os", "workers": 2})
         got = result.get(timeout=60)
     np.testing.assert_allclose(got, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("workers, threads", [(1, 1), (2, 2), (-1, os.cpu_count() or 1)])
+def test_workers_set_the_threads_negative_counting_from_the_cores(workers, threads):
+    from convolab.algorithms._base import execution
+    problem = _problem((2048, 2048), (31, 31), "same")
+    with execution(workers=workers):
+        assert tile_layout(problem).workers == min(threads, tile_layout(problem).tasks)

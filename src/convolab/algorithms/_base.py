@@ -213,6 +213,13 @@ def current_workers() -> int | None:
     return _WORKERS.get()
 
 
+def thread_count(workers: int) -> int:
+    """A ``workers=`` value as a number of threads: a positive count as given,
+    a negative one counted back from the number of cores as in scipy.fft
+    (-1: every core, -2: all but one)."""
+    return workers if workers > 0 else max(1, (os.cpu_count() or 1) + 1 + workers)
+
+
 def fft_workers(points: int = PARALLEL_FFT_POINTS) -> int:
     """Threads for a transform call over ``points`` points: the ``workers=``
     in force, else one for small calls and every core for large ones."""

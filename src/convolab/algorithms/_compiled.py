@@ -215,7 +215,7 @@ def _threads(macs: int) -> int | None:
     (negative counts from the number of cores, as in scipy.fft), else one
     for small problems and None (every core) for large ones; always one in a
     process forked after a multithreaded loop ran."""
-    from ._base import current_workers
+    from ._base import current_workers, thread_count
 
     if _STATE["serial_only"]:
         return 1
@@ -223,8 +223,7 @@ def _threads(macs: int) -> int | None:
     if threads is None:
         return 1 if macs < PARALLEL_MACS else None
     import numba
-    return max(1, min(numba.config.NUMBA_NUM_THREADS,
-                      threads if threads > 0 else (os.cpu_count() or 1) + 1 + threads))
+    return min(numba.config.NUMBA_NUM_THREADS, thread_count(threads))
 
 
 def _threaded(loop: str, macs: int, *args) -> None:

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..problem import ConvProblem
+from . import _compiled
 from ._base import Cost, channel_sum, window_slices, zero_extend, zero_extend_reused
 from .. import _calibration
 
@@ -52,7 +53,7 @@ class Direct:
             if _flat_rows(problem):
                 row = math.prod(problem.spatial_out[:-1]) * problem.padded_in[-1]
                 short_rows = (1 + 64 / row) * problem.padded_in[-1] / problem.spatial_out[-1]
-                if problem.batch * problem.groups >= _planes_batch():
+                if problem.batch * problem.groups >= _compiled.PLANES_BATCH:
                     # image by image in the cache (measured: depthwise 13x13 layers at 56^2)
                     short_rows *= 0.7
             else:
@@ -96,7 +97,7 @@ class Direct:
 
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         if _uses_compiled(problem):
-            if _flat_rows(problem) and problem.batch * problem.groups >= _planes_batch():
+            if _flat_rows(problem) and problem.batch * problem.groups >= _compiled.PLANES_BATCH:
                 return _run_planes(problem, x, w)
             if _framed(problem):
                 return _run_framed(problem, x, w)
@@ -130,7 +131,6 @@ def _ndimage_exact(xp: np.ndarray, w: np.ndarray) -> bool:
 def _uses_compiled(problem: ConvProblem) -> bool:
     """One channel in and out (signal API, depthwise layers), stride 1, 1-3 axes,
     float or complex: the compiled loop of :mod:`._compiled`."""
-    from . import _compiled
     return (problem.in_channels == 1 and problem.out_channels == 1 and 1 <= problem.ndim <= 3
             and all(s == 1 for s in problem.strides)
             and problem.compute_dtype in (np.float32, np.float64, np.complex64, np.complex128)
@@ -139,8 +139,8 @@ def _uses_compiled(problem: ConvProblem) -> bool:
 
 def _flat_rows(problem: ConvProblem) -> bool:
     """2-D images with rows too short to fill the SIMD lanes run flattened
-    (:func:`._compiled.correlate_2d_flat`, :func:`._compiled.correlate_2d_planes`) when the columns computed and
-    dropped at the row ends are at most half of the kept ones."""
+    (:func:`._compiled.correlate_2d_flat`, :func:`._compiled.correlate_2d_planes`) when
+    the columns computed and dropped at the row ends are at most half of the kept ones."""
     if problem.ndim != 2:
         return False
     w_out, wp = problem.spatial_out[1], problem.padded_in[1]
@@ -151,19 +151,12 @@ def _flat_rows(problem: ConvProblem) -> bool:
 def _framed(problem: ConvProblem) -> bool:
     """2-D images with long rows and zero padding: the interior straight from
     the input, the frame from small padded strips (no padded copy)."""
-    from . import _compiled
     return (problem.ndim == 2 and not _flat_rows(problem) and any(lo or hi for lo, hi in problem.pad)
             and _compiled.framed_interior(problem.spatial_in, problem.dilated_kernel, problem.pad,
                                           problem.spatial_out))
 
 
-def _planes_batch() -> int:
-    from . import _compiled
-    return _compiled.PLANES_BATCH
-
-
 def _run_planes(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    from . import _compiled
     n, g = problem.batch, problem.groups
     out = _compiled.correlate_2d_planes(x.reshape((n * g,) + x.shape[3:]),
                                         w.reshape((g,) + problem.kernel_spatial),
@@ -173,7 +166,6 @@ def _run_planes(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarra
 
 
 def _run_framed(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    from . import _compiled
     n, g = problem.batch, problem.groups
     out = _compiled.correlate_2d_framed(x.reshape((n * g,) + x.shape[3:]),
                                         w.reshape((g,) + problem.kernel_spatial), problem.dilations,
@@ -182,7 +174,6 @@ def _run_framed(problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarra
 
 
 def _run_compiled(problem: ConvProblem, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
-    from . import _compiled
     n, g = problem.batch, problem.groups
     x_rows = xp.reshape((n * g,) + xp.shape[3:])
     kernels = w.reshape((g,) + problem.kernel_spatial)

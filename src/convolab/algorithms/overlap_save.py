@@ -29,7 +29,8 @@ import numpy as np
 
 from .. import _calibration
 from ..problem import ConvProblem
-from ._base import PARALLEL_FFT_POINTS, Cost, current_workers, fft_len, kernel_spectrum
+from ._base import (PARALLEL_FFT_POINTS, Cost, current_workers, fft_len, kernel_spectrum,
+                    thread_count)
 from .fft import TransformAlgorithm, dilate_kernel, spectrum_product
 
 #: bytes of one task's input planes that keep its transforms in a core's
@@ -256,7 +257,7 @@ def _out_of_cache(task_bytes: int, budget: int) -> float:
 def _workers(problem: ConvProblem) -> int:
     workers = current_workers()
     if workers is not None:
-        return max(1, workers)
+        return thread_count(workers)
     # one thread below a million output points: the hand-off to other threads
     # costs more than it saves, and far more when other processes (or other
     # libraries' spinning thread pools) hold the cores
