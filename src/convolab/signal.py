@@ -127,13 +127,9 @@ def _check_ndim(in1: np.ndarray, in2: np.ndarray) -> None:
 
 
 def _fft_dtype(in1: np.ndarray, in2: np.ndarray) -> np.dtype:
-    """fftconvolve's output dtype: integers become float64, float16 float32."""
-    dtype = np.result_type(in1, in2)
-    if dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    return dtype
+    """fftconvolve's output dtype: integers become float64, float16 float32
+    (the rule nan_policy='omit' shares)."""
+    return masked.omit_dtype(in1.dtype, in2.dtype)
 
 
 def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, axes: Any,
