@@ -310,26 +310,56 @@ def correlate_planes_serial(x, w, offsets, top, left, hp, wp, out, tasks):
     _planes(x, w, offsets, top, left, hp, wp, out, 0, x.shape[0])
 
 
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def correlate_plane(x, w, offsets, top, left, hp, wp, h_out, w_out):
+    """:func:`correlate_planes_serial` of one image ``x (1, H, W)``, into a new
+    ``(h_out, w_out)`` output: a whole small convolution in one call."""
+    out = np.empty((1, h_out, w_out), dtype=x.dtype)
+    _planes(x, w, offsets, top, left, hp, wp, out, 0, 1)
+    return out[0]
+
+
 @numba.njit(inline="always", fastmath=_MATH)
 def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image):
     height, width = x.shape[1], x.shape[2]
     h_out, w_out = out.shape[1], out.shape[2]
     length = (h_out - 1) * wp + w_out
-    padded = np.zeros(hp * wp, dtype=x.dtype)       # the zero border is written once
-    flat = np.empty(h_out * wp, dtype=x.dtype)
     # the part of the image inside the padded frame (valid mode may crop nothing)
     rows = min(height, hp - top)
     cols = min(width, wp - left)
+    padded = np.empty(hp * wp, dtype=x.dtype)
+    _zero_border(padded, top, left, rows, cols, hp, wp)   # once: images only overwrite the inside
+    flat = np.empty(h_out * wp, dtype=x.dtype)
     for b in range(first_image, stop_image):
         for i in range(rows):
             base = (top + i) * wp + left
-            padded[base:base + cols] = x[b, i, :cols]
+            _copy(padded[base:base + cols], x[b, i, :cols])
         wr = w[b % w.shape[0]]
         for start in range(0, length, OFFSET_CHUNK):
             n = min(OFFSET_CHUNK, length - start)
             _passes_at(flat[start:start + n], padded, wr, offsets, start, n)
         for i in range(h_out):
-            out[b, i, :] = flat[i * wp:i * wp + w_out]
+            _copy(out[b, i], flat[i * wp:i * wp + w_out])
+
+
+@numba.njit(inline="always")
+def _copy(dst, src):
+    """``dst[:] = src`` as a plain loop over two views: vectorized (numba's slice
+    assignment checks for overlap and ran three times slower on small rows)."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@numba.njit(inline="always")
+def _zero_border(padded, top, left, rows, cols, hp, wp):
+    """Zero what lies outside the ``rows x cols`` block at ``(top, left)`` of a
+    flattened ``hp x wp`` image."""
+    zero = padded.dtype.type(0)
+    padded[:top * wp] = zero
+    for i in range(top, top + rows):
+        padded[i * wp:i * wp + left] = zero
+        padded[i * wp + left + cols:(i + 1) * wp] = zero
+    padded[(top + rows) * wp:] = zero
 
 
 @numba.njit(inline="always", fastmath=_MATH)
