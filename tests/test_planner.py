@@ -11,7 +11,7 @@ import pytest
 import scipy.signal
 
 import convolab
-from convolab import ConvolabError, planner
+from convolab import ConvolabError, planner, repeated
 from convolab.algorithms import ALGORITHMS, FAMILY
 from convolab.planner import AUTO_CANDIDATES
 from helpers import assert_close_dtype, oracle, scipy_signal
@@ -224,25 +224,25 @@ def test_a_repeated_call_reuses_its_plan_and_still_computes_the_new_values():
     rng = np.random.default_rng(7)
     x, k = rng.random((40, 50)), rng.random((3, 3))
     first = convolab.convolve(x, k, mode="same")
-    assert len(planner._recent_calls) == 1
-    (chosen,) = planner._recent_calls.values()
+    assert len(repeated._calls) == 1
+    (chosen,) = [c.plan for c in repeated._calls.values()]
     x2 = rng.random((40, 50))
     second = convolab.convolve(x2, k, mode="same")
-    assert len(planner._recent_calls) == 1 and next(iter(planner._recent_calls.values())) is chosen
+    assert len(repeated._calls) == 1 and next(iter(repeated._calls.values())).plan is chosen
     np.testing.assert_allclose(first, scipy.signal.convolve(x, k, mode="same"), rtol=1e-12)
     np.testing.assert_allclose(second, scipy.signal.convolve(x2, k, mode="same"), rtol=1e-12)
     # a small kernel's values are part of the key (its rank can change the plan)
     k2 = rng.random((3, 3))
     third = convolab.convolve(x2, k2, mode="same")
     np.testing.assert_allclose(third, scipy.signal.convolve(x2, k2, mode="same"), rtol=1e-12)
-    assert len(planner._recent_calls) == 2
+    assert len(repeated._calls) == 2
     # the other entry points and other arguments get their own plans
     convolab.correlate(x, k, mode="same")
     convolab.fftconvolve(x, k, mode="same")
     convolab.convolve(x, k, mode="same", boundary="wrap")
-    assert len(planner._recent_calls) == 5
+    assert len(repeated._calls) == 5
     planner.clear_cache()
-    assert not planner._recent_calls
+    assert not repeated._calls
 
 
 def test_integer_calls_are_planned_from_their_values():
@@ -251,7 +251,7 @@ def test_integer_calls_are_planned_from_their_values():
     planner.clear_cache()
     small = np.ones((64, 64), dtype=np.int64)
     convolab.convolve(small, small[:9, :9], method="fft")
-    assert not planner._recent_calls
+    assert not repeated._calls
     c = 2**28
     big = np.full((64, 64), c, dtype=np.int64)
     out = convolab.convolve(big, big[:9, :9], method="fft")
@@ -271,7 +271,7 @@ def test_a_repeated_call_keeps_the_rank_of_its_own_kernel():
     for kernel in (separable, full_rank, separable):
         np.testing.assert_allclose(convolab.convolve(x, kernel, mode="same"),
                                    scipy.signal.convolve(x, kernel, mode="same"), rtol=1e-10, atol=1e-12)
-    methods = sorted(p.method for p in planner._recent_calls.values())
+    methods = sorted(p.method for p in [c.plan for c in repeated._calls.values()])
     assert len(methods) == 2 and "separable" in methods and methods != ["separable", "separable"]
 
 

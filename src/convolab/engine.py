@@ -40,17 +40,21 @@ def prepare(problem: ConvProblem, x: np.ndarray, w: np.ndarray
     Returns the *core problem* (zero padding only, plain correlation) and the
     operands an algorithm runs on.
     """
-    compute = problem.compute_dtype
-    x = np.asarray(x).astype(compute, copy=False)
-    w = np.asarray(w).astype(compute, copy=False)
-    nd = problem.ndim
-    if problem.conj:
-        w = np.conj(w)
-    if problem.flip and nd:
-        w = w[_REVERSED[nd]]
+    x = np.asarray(x).astype(problem.compute_dtype, copy=False)
     if problem.boundary != "fill" or problem.fillvalue != 0:
         x = extend(x, problem.pad, problem.boundary, problem.fillvalue)
-    return core_problem(problem), x, w
+    return core_problem(problem), x, prepare_kernel(problem, w)
+
+
+def prepare_kernel(problem: ConvProblem, w: np.ndarray) -> np.ndarray:
+    """The kernel as the core problem correlates with it: cast, conjugated
+    (complex correlation) and reversed (convolution)."""
+    w = np.asarray(w).astype(problem.compute_dtype, copy=False)
+    if problem.conj:
+        w = np.conj(w)
+    if problem.flip and problem.ndim:
+        w = w[_REVERSED[problem.ndim]]
+    return w
 
 
 #: index that reverses the spatial axes of a core-layout kernel, per ndim

@@ -42,6 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import repeated
 from .algorithms import ALGORITHMS, FAMILY, get_algorithm
 from .errors import ConvolabError, format_bytes
 from .problem import ConvProblem
@@ -261,28 +262,11 @@ def _plan_cached(problem: ConvProblem, method: str, memory_limit: str | None) ->
                 rejected=tuple(rejected), forced=method != "auto", remembered=remembered)
 
 
-#: plans of recent signal calls by their call key (shapes, dtypes, arguments)
-_recent_calls: dict[tuple, Plan] = {}
-_RECENT_CALLS = 256
-
-
-def recent_call(key: tuple) -> Plan | None:
-    """The plan of an earlier call with the same key, if any."""
-    return _recent_calls.get(key)
-
-
-def remember_call(key: tuple, chosen: Plan) -> None:
-    """Keep ``chosen`` for later calls with the same key (a bounded cache)."""
-    if len(_recent_calls) >= _RECENT_CALLS:
-        _recent_calls.clear()
-    _recent_calls[key] = chosen
-
-
 def clear_cache() -> None:
     """Forget cached plans and remembered measurements (they are read again)."""
     global _autotune
     _plan_cached.cache_clear()
-    _recent_calls.clear()
+    repeated.clear()
     _autotune = None
 
 
@@ -327,7 +311,7 @@ def remember(problem: ConvProblem, method: str) -> None:
     if _autotune is not None:
         _autotune[key] = method
     _plan_cached.cache_clear()
-    _recent_calls.clear()
+    repeated.clear()
 
 
 def _auto_rule(problem: ConvProblem, name: str) -> str | None:

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, masked, planner
+from . import engine, masked, planner, repeated
 from .chunked import is_dask_array
 from .algorithms import FAMILY
 from .errors import ConvolabError, format_bytes
@@ -150,9 +150,15 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
     key = _call_key((name, flip, fft_family), in1, in2, mode, method, axes, boundary, fillvalue,
                     nan_policy)
     if key is not None:
-        chosen = planner.recent_call(key)
-        if chosen is not None:
-            return _execute(in1, in2, chosen, workers=workers)
+        call = repeated.recent(key)
+        if call is not None:
+            if not call.prepared:
+                repeated.prepare(call, in2)
+            if call.shortcut is not None and workers is None:
+                out = call.shortcut(in1)
+                if out is not None:
+                    return out
+            return _execute(in1, in2, call.plan, workers=workers, kernel_cache=call.spectra)
     in1, in2 = _arrays(in1, in2)
     if in1.ndim == in2.ndim == 0:
         return in1 * (np.conj(in2) if not flip else in2)
@@ -175,7 +181,7 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
         # the problem depends on shapes, dtypes and arguments, and on the
         # kernel's values only through its rank, which the key holds for
         # small kernels: later calls like this one reuse it
-        planner.remember_call(key, chosen)
+        repeated.remember(key, chosen)
     return _execute(in1, in2, chosen, workers=workers)
 
 
@@ -187,6 +193,19 @@ def _chunked(name: str, args: tuple, kwargs: dict, **extras: Any) -> Any:
                             "arrays; use nan_policy='omit' without them, or compute in memory")
     from . import chunked
     return chunked.forward(name, *args, **kwargs)
+
+
+#: os.environ's own mapping, kept in step with it: reading the memory limit
+#: from it directly takes a tenth of os.environ.get's microsecond, on every call
+_ENVIRON_DATA = getattr(os.environ, "_data", None)
+_MEMORY_LIMIT_KEY = os.environ.encodekey("CONVOLAB_MEMORY_LIMIT") if _ENVIRON_DATA is not None else None
+
+
+def _memory_limit_setting() -> Any:
+    """``CONVOLAB_MEMORY_LIMIT`` as set now (part of every call's key)."""
+    if _ENVIRON_DATA is None:
+        return os.environ.get("CONVOLAB_MEMORY_LIMIT")
+    return _ENVIRON_DATA.get(_MEMORY_LIMIT_KEY)
 
 
 def _call_key(name: tuple, in1: Any, in2: Any, mode: Any, method: Any, axes: Any, boundary: Any,
@@ -203,7 +222,7 @@ def _call_key(name: tuple, in1: Any, in2: Any, mode: Any, method: Any, axes: Any
         axes = tuple(axes)
     kernel = in2.tobytes() if in2.size <= 4096 else None
     key = (name, mode, method, in1.shape, in1.dtype, in2.shape, in2.dtype, axes, boundary,
-           fillvalue, nan_policy, os.environ.get("CONVOLAB_MEMORY_LIMIT"), kernel)
+           fillvalue, nan_policy, _memory_limit_setting(), kernel)
     try:
         hash(key)
     except TypeError:

@@ -103,6 +103,35 @@ def correlate_2d_planes(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
     return out
 
 
+def plane_runner(w: np.ndarray, dilation: tuple[int, int], pad: tuple[tuple[int, int], ...],
+                 in_shape: tuple[int, int], out_shape: tuple[int, int],
+                 result_shape: tuple[int, ...]):
+    """A function ``run(x)`` that correlates one image ``x`` of ``in_shape``,
+    zero-extended by ``pad``, with the fixed kernel ``w (KH, KW)`` in one
+    compiled call on the calling thread (:func:`._numba_loops.correlate_plane`)
+    and returns it with shape ``result_shape`` (a 1-D row is a one-row image);
+    None from ``run`` when ``x`` has another dtype.  For repeated small
+    problems, whose time is otherwise mostly spent around the loop."""
+    from . import _numba_loops as loops
+
+    (top, bottom), (left, right) = pad
+    height, width = in_shape
+    hp, wp = height + top + bottom, width + left + right
+    kh, kw = w.shape
+    offsets = _flat_offsets(kh, kw, dilation[0] * wp, dilation[1])
+    taps = np.ascontiguousarray(w).reshape(1, kh * kw)
+    dtype = taps.dtype
+    h_out, w_out = out_shape
+    run_plane = loops.correlate_plane
+
+    def run(x: np.ndarray) -> np.ndarray | None:
+        if x.dtype != dtype:
+            return None
+        out = run_plane(x.reshape(1, height, width), taps, offsets, top, left, hp, wp, h_out, w_out)
+        return out.reshape(result_shape)
+    return run
+
+
 #: frames of up to this many multiply-adds are summed directly, bounds-checked,
 #: in one compiled call (four padded strips cost about 0.2 ms of setting up)
 FRAME_MACS = 1 << 17

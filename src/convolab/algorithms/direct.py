@@ -95,6 +95,25 @@ class Direct:
         return Cost(seconds, bytes=2 * out_points * problem.itemsize,
                     detail=f"{taps} numpy passes over the output")
 
+    def shortcut(self, problem: ConvProblem, w: np.ndarray):
+        """For repeated calls (:mod:`convolab.repeated`): one small 1-D or 2-D
+        image runs in one compiled call (zero-extended in a buffer, correlated
+        flattened, cropped into the output; :func:`._compiled.plane_runner`),
+        on the calling thread.  None when the problem is not one, or when the
+        flattened loop would reach :data:`._compiled.PARALLEL_MACS`."""
+        if not (_uses_compiled(problem) and problem.ndim in (1, 2)
+                and problem.batch * problem.groups == 1):
+            return None
+        two_d = (1,) * (2 - problem.ndim)
+        in_shape, out_shape = two_d + problem.spatial_in, two_d + problem.spatial_out
+        pad = ((0, 0),) * (2 - problem.ndim) + problem.pad
+        dilation = two_d + problem.dilations
+        wp = in_shape[1] + pad[1][0] + pad[1][1]
+        if ((out_shape[0] - 1) * wp + out_shape[1]) * problem.kernel_taps >= _compiled.PARALLEL_MACS:
+            return None
+        return _compiled.plane_runner(w.reshape(two_d + problem.kernel_spatial), dilation, pad,
+                                      in_shape, out_shape, problem.spatial_out)
+
     def run(self, problem: ConvProblem, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         if _uses_compiled(problem):
             if _flat_rows(problem) and problem.batch * problem.groups >= _compiled.PLANES_BATCH:
