@@ -17,7 +17,8 @@ same run:
 
 Timing: one warm-up call per contender (its output is checked against a
 float64 reference), then repeats in round-robin order (each round runs every
-contender once, the order rotated by one each round); the time reported is the
+contender once, in an order shuffled each round from a fixed seed); the time
+reported is the
 median of the repeats.  Big cells get fewer repeats (at least 3), see
 ``--cell-seconds``.  A peer whose warm-up call takes longer than ``--budget``
 seconds is reported from that single call and not run on the larger images with
@@ -41,6 +42,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -254,8 +256,13 @@ class Timer:
             else:
                 want[name] = max(min(self.repeats, 3), min(self.repeats, int(self.cell_seconds / max(warm, 1e-9))))
         names = list(want)
+        # a fixed cyclic order always ran fftconvolve straight after scipy.convolve,
+        # which computes the same transforms, so it always found its code and data
+        # in cache while the contender after torch or ndimage found them evicted
+        shuffle = random.Random(len(names)).shuffle
         for i in range(max(want.values(), default=0)):
-            order = names[i % len(names):] + names[:i % len(names)]
+            order = names[:]
+            shuffle(order)
             for name in order:
                 if len(res[name]["times"]) >= want[name]:
                     continue
