@@ -3,10 +3,9 @@ run (with the reason) or would not fit (with the size), and run."""
 
 from __future__ import annotations
 
+import os
 import re
 import tracemalloc
-
-import os
 
 import numpy as np
 import pytest
