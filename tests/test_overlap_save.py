@@ -57,7 +57,6 @@ def test_edge_tiles_are_zero_filled_after_interior_ones(monkeypatch):
     # must not see the interior tile's samples
     monkeypatch.setattr(overlap_save, "MIN_TILE", 16)
     monkeypatch.setattr(overlap_save, "TILE_BYTES", 2048)
-    monkeypatch.setattr(overlap_save, "PARALLEL_MARGIN", 1e9)     # the one-thread layout
     overlap_save._layout.cache_clear()
     rng = np.random.default_rng(6)
     x = rng.random((301, 257)) + 10           # no zeros in the data: leftovers would show
@@ -98,7 +97,6 @@ def test_strided_layers_keep_every_stride_th_output(stride, monkeypatch):
     # a tiny cache budget: several tiles per axis
     monkeypatch.setattr(overlap_save, "MIN_TILE", 16)
     monkeypatch.setattr(overlap_save, "TILE_BYTES", 2048)
-    monkeypatch.setattr(overlap_save, "PARALLEL_MARGIN", 1e9)     # the one-thread layout
     overlap_save._layout.cache_clear()
     rng = np.random.default_rng(10)
     x = rng.standard_normal((2, 3, 101, 87))
@@ -185,26 +183,3 @@ def test_workers_set_the_threads_negative_counting_from_the_cores(workers, threa
     problem = _problem((2048, 2048), (31, 31), "same")
     with execution(workers=workers):
         assert tile_layout(problem).workers == min(threads, tile_layout(problem).tasks)
-
-
-@pytest.mark.parametrize("shape, kernel, mode", [
-    ((1024, 1024), (31, 31), "valid"), ((1024, 1024), (63, 63), "same"), ((64, 64), (31, 31), "same"),
-    ((200, 200), (15, 15), "full")])
-def test_the_tiles_run_on_every_core_only_when_estimated_clearly_faster(shape, kernel, mode):
-    # a 994x994 'valid' output ran on one thread under the old rule (fewer than
-    # 2**20 output points) in 15 ms, on two in 10 ms
-    overlap_save._layout.cache_clear()
-    problem = _problem(shape, kernel, mode)
-    chosen = tile_layout(problem)
-    cores = os.cpu_count() or 1
-    args = (problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
-            problem.strides, problem.dilated_kernel, True, False, 1, 1, 1, 1, 8)
-    serial, parallel = overlap_save._layout(*args, 1), overlap_save._layout(*args, cores)
-    if cores > 1 and overlap_save.PARALLEL_MARGIN * parallel[0] < serial[0]:
-        assert chosen.workers == cores
-    else:
-        assert chosen.workers == 1
-    if shape == (1024, 1024) and cores > 1:
-        assert chosen.workers == cores
-    if shape == (64, 64):
-        assert chosen.workers == 1

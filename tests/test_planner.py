@@ -283,11 +283,3 @@ def test_the_memory_limit_applies_to_repeated_calls(monkeypatch):
     monkeypatch.setenv("CONVOLAB_MEMORY_LIMIT", "1KiB")
     with pytest.raises(convolab.ConvolabError, match="memory"):
         convolab.convolve(x, k, mode="same")
-
-
-def test_fft_estimates_count_the_threads_of_large_transforms():
-    cores = os.cpu_count() or 1
-    big = ALGORITHMS["fft"].cost(convolab.plan(np.zeros((1024, 1024)), np.ones((31, 31)), "valid").problem)
-    small = ALGORITHMS["fft"].cost(convolab.plan(np.zeros((256, 256)), np.ones((31, 31)), "valid").problem)
-    assert ("threads" in big.detail) == (cores > 1)
-    assert "threads" not in small.detail

@@ -169,17 +169,12 @@ def _fastest_len(n: int, real: bool, weights: tuple[float, ...]) -> int:
 
 
 def fft_seconds(shape: tuple[int, ...], count: int, constants: dict, *, calls: int = 1,
-                single: bool = False, threads: int = 1) -> float:
+                single: bool = False) -> float:
     """Estimated time of ``count`` real transforms of ``shape`` made in ``calls``
-    batched calls (``single``: float32 data, about 0.6 of float64's time) on
-    ``threads`` threads (each extra thread adds half of one: measured on two
-    threads from 1024^2 to 1152^2, float32 and float64, speed-ups ran from
-    1.0 to 2.0, 1.5 on average)."""
+    batched calls (``single``: float32 data, about 0.6 of float64's time)."""
     size = math.prod(shape)
     per_point = constants["fft_per_point_log"] * (0.6 if single else 1.0)
-    speedup = 1 + 0.5 * (max(1, threads) - 1)
-    return (count * per_point * size * math.log2(max(size, 2)) / speedup
-            + calls * constants["fft_overhead"])
+    return count * per_point * size * math.log2(max(size, 2)) + calls * constants["fft_overhead"]
 
 
 # ---------------------------------------------------------------------------

@@ -210,13 +210,10 @@ class FFT(TransformAlgorithm):
         factor = 1.0 if real else 2.0
         transforms = n * g * ci + g * co * ci + n * g * co
         single = problem.compute_dtype in (np.float32, np.complex64)
-        threads = fft_workers(n * g * ci * points)
-        seconds = factor * fft_seconds(shape, transforms, c, calls=3, single=single, threads=threads)
+        seconds = factor * fft_seconds(shape, transforms, c, calls=3, single=single)
         seconds += n * g * co * ci * half * c["spectrum_per_element"]
         spectra = (n * g * ci + g * co * ci + n * g * co) * half * 2 * problem.itemsize
         detail = f"{transforms} transforms of {'x'.join(map(str, shape)) or 'scalar'}"
-        if threads > 1:
-            detail += f" on {threads} threads"
         return self._with_limbs(problem, seconds, spectra, detail)
 
     def shortcut(self, problem: ConvProblem, w: np.ndarray):

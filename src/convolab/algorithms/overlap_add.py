@@ -61,8 +61,7 @@ class OverlapAdd(TransformAlgorithm):
         transforms = blocks * (n * g * ci + n * g * co) + g * co * ci
         points = math.prod(shape)
         single = problem.compute_dtype in (np.float32, np.complex64)
-        threads = fft_workers(blocks * n * g * ci * points)
-        seconds = factor * fft_seconds(shape, transforms, c, calls=3, single=single, threads=threads)
+        seconds = factor * fft_seconds(shape, transforms, c, calls=3, single=single)
         seconds += blocks * n * g * co * ci * (points // 2 + 1) * c["spectrum_per_element"]
         # the overlap-add itself: one pass over the output per axis
         seconds += problem.ndim * blocks * n * g * co * points * c["numpy_per_element"]

@@ -29,7 +29,8 @@ import numpy as np
 
 from .. import _calibration
 from ..problem import ConvProblem
-from ._base import Cost, current_workers, fft_len, kernel_spectrum, thread_count
+from ._base import (PARALLEL_FFT_POINTS, Cost, current_workers, fft_len, kernel_spectrum,
+                    thread_count)
 from .fft import TransformAlgorithm, dilate_kernel, spectrum_product
 
 #: bytes of one task's input planes that keep its transforms in a core's
@@ -171,24 +172,9 @@ def tile_layout(problem: ConvProblem) -> TileLayout:
 def _plan_tiles(problem: ConvProblem) -> tuple[float, TileLayout]:
     n, g, ci = problem.x_shape[:3]
     single = problem.compute_dtype in (np.float32, np.complex64)
-    args = (problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
-            problem.strides, problem.dilated_kernel, not problem.is_complex, single,
-            n, g, ci, problem.out_channels, problem.itemsize)
-    workers = current_workers()
-    if workers is not None:
-        return _layout(*args, thread_count(workers))
-    serial = _layout(*args, 1)
-    cores = os.cpu_count() or 1
-    if cores == 1:
-        return serial
-    parallel = _layout(*args, cores)
-    # several threads only when clearly faster: handing tasks over costs more
-    # when other processes (or other libraries' spinning thread pools) hold the cores
-    return parallel if PARALLEL_MARGIN * parallel[0] < serial[0] else serial
-
-
-#: the tiles run on every core only when that is estimated this much faster
-PARALLEL_MARGIN = 1.25
+    return _layout(problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
+                   problem.strides, problem.dilated_kernel, not problem.is_complex, single,
+                   n, g, ci, problem.out_channels, problem.itemsize, _workers(problem))
 
 
 @functools.lru_cache(maxsize=512)
@@ -266,6 +252,17 @@ def _out_of_cache(task_bytes: int, budget: int) -> float:
     """Slow-down of transforms whose data exceed the cache ``budget``
     (measured, float32 and float64: about 1.3x at 4 times, 1.9x at 16 times)."""
     return 1.0 if task_bytes <= budget else 1.0 + 0.25 * math.log2(task_bytes / budget)
+
+
+def _workers(problem: ConvProblem) -> int:
+    workers = current_workers()
+    if workers is not None:
+        return thread_count(workers)
+    # one thread below a million output points: the hand-off to other threads
+    # costs more than it saves, and far more when other processes (or other
+    # libraries' spinning thread pools) hold the cores
+    points = problem.batch * problem.groups * problem.out_channels * math.prod(problem.spatial_out)
+    return (os.cpu_count() or 1) if points >= PARALLEL_FFT_POINTS else 1
 
 
 _IN_POOL = threading.local()
