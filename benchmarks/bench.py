@@ -220,10 +220,11 @@ class CpuMonitor:
 class Timer:
     """Warm-up, check, round-robin repeats, median; the budget rules."""
 
-    def __init__(self, repeats: int, cell_seconds: float, budget: float):
+    def __init__(self, repeats: int, cell_seconds: float, budget: float, rotate: bool = False):
         self.repeats = repeats
         self.cell_seconds = cell_seconds
         self.budget = budget
+        self.rotate = rotate
 
     def run(self, funcs: dict[str, Callable[[], Any]], check: Callable[[Any], float], tol: float,
             skip: dict[str, str], primary: str = "convolab") -> dict[str, dict[str, Any]]:
@@ -261,8 +262,11 @@ class Timer:
         # in cache while the contender after torch or ndimage found them evicted
         shuffle = random.Random(len(names)).shuffle
         for i in range(max(want.values(), default=0)):
-            order = names[:]
-            shuffle(order)
+            if self.rotate:        # --rotate: the fixed cyclic order, for comparison
+                order = names[i % len(names):] + names[:i % len(names)]
+            else:
+                order = names[:]
+                shuffle(order)
             for name in order:
                 if len(res[name]["times"]) >= want[name]:
                     continue
@@ -836,7 +840,8 @@ def markdown_report(data: dict[str, Any], level: int = 1) -> str:
     h = "#" * level
     parts = [f"{h} convolab benchmark ({cfg['profile']}), {meta['date'][:10]}, commit {meta['commit']}", ""]
     parts += ["- " + ln for ln in machine_lines(meta)]
-    parts += [f"- timing: median of up to {cfg['repeats']} round-robin repeats after one checked warm-up call "
+    parts += [f"- timing: median of up to {cfg['repeats']} round-robin repeats ({cfg.get('order', 'rotated')} "
+              f"order) after one checked warm-up call "
               f"(fewer, at least 3, for calls over {cfg['cell_seconds'] / cfg['repeats']:.2f} s); "
               f"peers slower than {cfg['budget']} s per call: one call, then 'T/O' on larger images",
               f"- run time: {data['elapsed_s']:.0f} s, of which {meta.get('waited_s', 0):.0f} s waiting for idle "
@@ -923,6 +928,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle-threshold", type=float, default=0.25,
                     help="cores used by other processes above which a cell counts as disturbed "
                          "(default 0.25)")
+    ap.add_argument("--rotate", action="store_true",
+                    help="run each round in the earlier fixed cyclic order (rotated by one each "
+                         "round) instead of a shuffled one, to compare the two")
     ap.add_argument("--no-retry", action="store_true",
                     help="do not time disturbed cells a second time at the end")
     ap.add_argument("--report", metavar="JSON",
@@ -967,7 +975,8 @@ def main(argv: list[str] | None = None) -> int:
         print(s, flush=True)
 
     monitor = CpuMonitor(args.idle_threshold)
-    sess = Session(Timer(repeats, cell_seconds, args.budget), monitor, wait_idle, wait_total, log)
+    sess = Session(Timer(repeats, cell_seconds, args.budget, args.rotate), monitor, wait_idle, wait_total,
+                   log)
     t0 = time.perf_counter()
 
     grid: list[dict[str, Any]] = []
@@ -1008,7 +1017,8 @@ def main(argv: list[str] | None = None) -> int:
     data = {"meta": meta, "config": {"profile": profile, "repeats": repeats, "cell_seconds": cell_seconds,
                                       "budget": args.budget, "tolerance": TOL, "wait_idle": wait_idle,
                                       "wait_total": wait_total, "idle_threshold": args.idle_threshold,
-                                      "grid_peers": GRID_PEERS, "cnn_peers": CNN_PEERS},
+                                      "grid_peers": GRID_PEERS, "cnn_peers": CNN_PEERS,
+                                      "order": "rotated" if args.rotate else "shuffled"},
             "elapsed_s": elapsed, "grid": grid, "cnn": cnn, "targets": tg}
     stem.with_suffix(".json").write_text(json.dumps(_jsonable(data), indent=1))
     stem.with_suffix(".md").write_text(markdown_report(data))
