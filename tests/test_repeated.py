@@ -261,3 +261,24 @@ def test_nan_omitted_repeats_match_the_first_call():
     assert any(call.shortcut is not None for call in repeated._calls.values())
     np.testing.assert_allclose(outs[2], outs[0], rtol=1e-13, atol=1e-13)
     assert np.isfinite(outs[2]).all()
+
+
+def test_a_shortcut_leaves_masks_workers_and_dask_arrays_to_their_own_paths():
+    planner.clear_cache()
+    rng = np.random.default_rng(13)
+    x, k = rng.standard_normal((48, 48)), rng.standard_normal((3, 3))
+    plain = [convolab.convolve(x, k, "same") for _ in range(3)][-1]
+    assert _the_call().shortcut is not None
+    mask = np.zeros(x.shape, bool)
+    mask[5, 7] = True
+    masked = convolab.convolve(x, k, "same", nan_policy="omit", mask=mask)
+    x_nan = x.copy()
+    x_nan[5, 7] = np.nan
+    planner.clear_cache()
+    np.testing.assert_allclose(masked, convolab.convolve(x_nan, k, "same", nan_policy="omit"),
+                               rtol=1e-13, atol=1e-13)
+    assert not np.allclose(masked, plain)
+    da = pytest.importorskip("dask.array")
+    lazy = convolab.convolve(da.from_array(x, chunks=24), k, "same")
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), plain, rtol=1e-12, atol=1e-12)
