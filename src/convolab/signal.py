@@ -401,6 +401,11 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     >>> np.round(fftconvolve([1, 2, 3], [1, 1]), 12)
     array([1., 3., 5., 3.])
     """
+    if workers is None and mask is None and normalize_kernel is None and preserve_nan is None:
+        out = _repeat(("fftconvolve", True, True), in1, in2, mode, "fft", axes, boundary, fillvalue,
+                      nan_policy)
+        if out is not None:
+            return out
     if is_dask_array(in1) or is_dask_array(in2):
         return _chunked("fftconvolve", (in1, in2, mode, axes),
                         dict(boundary=boundary, fillvalue=fillvalue, nan_policy=nan_policy,
