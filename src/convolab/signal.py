@@ -132,9 +132,15 @@ def _fft_dtype(in1: np.ndarray, in2: np.ndarray) -> np.dtype:
     return masked.omit_dtype(in1.dtype, in2.dtype)
 
 
+#: "the caller did not make the call's key" (None is a key's value: no key)
+_UNKEYED = object()
+
+
 def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, axes: Any,
         boundary: Any, fillvalue: Any, nan_policy: Any, fft_family: bool = False,
-        workers: Any = None, omit: dict | None = None) -> np.ndarray:
+        workers: Any = None, omit: dict | None = None, call_key: Any = _UNKEYED) -> np.ndarray:
+    """The N-D pipeline; ``call_key``: the call's key when the caller made it
+    already (:func:`_repeat`), else _UNKEYED."""
     if omit:
         # fftconvolve's broadcast of length-1 axes would skip the extension, which
         # the mask's weights see; it changes output shapes in 'valid' mode only
@@ -147,8 +153,10 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
         return masked.run_omit(conv, in1, in2, mode=mode, flip=flip, axes=axes,
                                boundary=boundary, fillvalue=fillvalue,
                                broadcast_length_one=broadcast, **omit)
-    key = _call_key((name, flip, fft_family), in1, in2, mode, method, axes, boundary, fillvalue,
-                    nan_policy)
+    key = call_key
+    if key is _UNKEYED:
+        key = _call_key((name, flip, fft_family), in1, in2, mode, method, axes, boundary, fillvalue,
+                        nan_policy)
     if key is not None:
         call = repeated.recent(key)
         if call is not None:
@@ -186,14 +194,15 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
 
 
 def _repeat(name: tuple, in1: Any, in2: Any, mode: Any, method: Any, axes: Any, boundary: Any,
-            fillvalue: Any, nan_policy: Any) -> np.ndarray | None:
+            fillvalue: Any, nan_policy: Any) -> tuple[np.ndarray | None, tuple | None]:
     """A repeated call's shortcut, before any other work (the small calls
-    it serves take a few microseconds); None: take the full path."""
+    it serves take a few microseconds): its output, or None to take the full
+    path; and the call's key, which the full path reuses."""
     key = _call_key(name, in1, in2, mode, method, axes, boundary, fillvalue, nan_policy)
     call = repeated.recent(key) if key is not None else None
     if call is None or call.shortcut is None:
-        return None
-    return call.shortcut(in1)
+        return None, key
+    return call.shortcut(in1), key
 
 
 def _chunked(name: str, args: tuple, kwargs: dict, **extras: Any) -> Any:
@@ -332,9 +341,10 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
     >>> convolve([1, np.nan, 3, 4, 5], [1, 1, 1], mode='same', nan_policy='omit')
     array([0.5, 2. , 3.5, 4. , 3. ])
     """
+    key = _UNKEYED
     if workers is None and mask is None and normalize_kernel is None and preserve_nan is None:
-        out = _repeat(("convolve", True, False), in1, in2, mode, method, axes, boundary, fillvalue,
-                      nan_policy)
+        out, key = _repeat(("convolve", True, False), in1, in2, mode, method, axes, boundary,
+                           fillvalue, nan_policy)
         if out is not None:
             return out
     if is_dask_array(in1) or is_dask_array(in2):
@@ -344,7 +354,8 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
                         mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _nd("convolve", in1, in2, mode, method, flip=True, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, workers=workers,
-               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
+               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan),
+               call_key=key)
 
 
 def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, axes: Any = None,
@@ -368,9 +379,10 @@ def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, a
     >>> convolve([1, 2, 3], [0.5, 1, 0])      # the same: in2 reversed
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
+    key = _UNKEYED
     if workers is None and mask is None and normalize_kernel is None and preserve_nan is None:
-        out = _repeat(("correlate", False, False), in1, in2, mode, method, axes, boundary, fillvalue,
-                      nan_policy)
+        out, key = _repeat(("correlate", False, False), in1, in2, mode, method, axes, boundary,
+                           fillvalue, nan_policy)
         if out is not None:
             return out
     if is_dask_array(in1) or is_dask_array(in2):
@@ -380,7 +392,8 @@ def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, a
                         mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _nd("correlate", in1, in2, mode, method, flip=False, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, workers=workers,
-               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
+               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan),
+               call_key=key)
 
 
 def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
@@ -401,9 +414,10 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     >>> np.round(fftconvolve([1, 2, 3], [1, 1]), 12)
     array([1., 3., 5., 3.])
     """
+    key = _UNKEYED
     if workers is None and mask is None and normalize_kernel is None and preserve_nan is None:
-        out = _repeat(("fftconvolve", True, True), in1, in2, mode, "fft", axes, boundary, fillvalue,
-                      nan_policy)
+        out, key = _repeat(("fftconvolve", True, True), in1, in2, mode, "fft", axes, boundary,
+                           fillvalue, nan_policy)
         if out is not None:
             return out
     if is_dask_array(in1) or is_dask_array(in2):
@@ -413,7 +427,8 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
                         mask=mask, normalize_kernel=normalize_kernel, preserve_nan=preserve_nan)
     return _nd("fftconvolve", in1, in2, mode, "fft", flip=True, axes=axes, boundary=boundary,
                fillvalue=fillvalue, nan_policy=nan_policy, fft_family=True, workers=workers,
-               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan))
+               omit=masked.check_extras(nan_policy, mask, normalize_kernel, preserve_nan),
+               call_key=key)
 
 
 def oaconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
