@@ -285,3 +285,20 @@ def test_a_shortcut_leaves_masks_workers_and_dask_arrays_to_their_own_paths():
     lazy = convolab.convolve(da.from_array(x, chunks=24), k, "same")
     assert isinstance(lazy, da.Array)
     np.testing.assert_allclose(lazy.compute(), plain, rtol=1e-12, atol=1e-12)
+
+
+def test_a_declined_shortcut_is_not_tried_twice():
+    # a NaN makes the FFT shortcut decline: the call then takes the full path once
+    planner.clear_cache()
+    rng = np.random.default_rng(14)
+    x, k = rng.standard_normal((64, 64)), rng.standard_normal((31, 31))
+    for _ in range(3):
+        convolab.convolve(x, k, "same")
+    call, tries = _the_call(), []
+    shortcut = call.shortcut
+    call.shortcut = lambda a: (tries.append(1), shortcut(a))[1]
+    x[3, 3] = np.nan
+    out = convolab.convolve(x, k, "same")
+    assert len(tries) == 1
+    expected = scipy.signal.convolve(x, k, "same", method="direct")
+    assert np.array_equal(np.isnan(out), np.isnan(expected))

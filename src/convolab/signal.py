@@ -162,7 +162,8 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
         if call is not None:
             if not call.prepared:
                 repeated.prepare(call, in2)
-            if call.shortcut is not None and workers is None:
+            # (a caller that made the key has tried the shortcut already)
+            if call.shortcut is not None and workers is None and call_key is _UNKEYED:
                 out = call.shortcut(in1)
                 if out is not None:
                     return out
