@@ -195,10 +195,15 @@ def _nd(name: str, in1: Any, in2: Any, mode: str, method: str, *, flip: bool, ax
 
 
 def _repeat(name: tuple, in1: Any, in2: Any, mode: Any, method: Any, axes: Any, boundary: Any,
-            fillvalue: Any, nan_policy: Any) -> tuple[np.ndarray | None, tuple | None]:
+            fillvalue: Any, nan_policy: Any, workers: Any, mask: Any, normalize_kernel: Any,
+            preserve_nan: Any) -> tuple[np.ndarray | None, Any]:
     """A repeated call's shortcut, before any other work (the small calls
     it serves take a few microseconds): its output, or None to take the full
-    path; and the call's key, which the full path reuses."""
+    path; and the call's key, which the full path reuses (_UNKEYED when
+    workers= or an option of nan_policy='omit' is given: no shortcut then)."""
+    if workers is not None or mask is not None or normalize_kernel is not None \
+            or preserve_nan is not None:
+        return None, _UNKEYED
     key = _call_key(name, in1, in2, mode, method, axes, boundary, fillvalue, nan_policy)
     call = repeated.recent(key) if key is not None else None
     if call is None or call.shortcut is None:
@@ -342,12 +347,10 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, ax
     >>> convolve([1, np.nan, 3, 4, 5], [1, 1, 1], mode='same', nan_policy='omit')
     array([0.5, 2. , 3.5, 4. , 3. ])
     """
-    key = _UNKEYED
-    if workers is None and mask is None and normalize_kernel is None and preserve_nan is None:
-        out, key = _repeat(("convolve", True, False), in1, in2, mode, method, axes, boundary,
-                           fillvalue, nan_policy)
-        if out is not None:
-            return out
+    out, key = _repeat(("convolve", True, False), in1, in2, mode, method, axes, boundary, fillvalue,
+                       nan_policy, workers, mask, normalize_kernel, preserve_nan)
+    if out is not None:
+        return out
     if is_dask_array(in1) or is_dask_array(in2):
         return _chunked("convolve", (in1, in2, mode, method),
                         dict(axes=axes, boundary=boundary, fillvalue=fillvalue,
@@ -380,12 +383,10 @@ def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto", *, a
     >>> convolve([1, 2, 3], [0.5, 1, 0])      # the same: in2 reversed
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
-    key = _UNKEYED
-    if workers is None and mask is None and normalize_kernel is None and preserve_nan is None:
-        out, key = _repeat(("correlate", False, False), in1, in2, mode, method, axes, boundary,
-                           fillvalue, nan_policy)
-        if out is not None:
-            return out
+    out, key = _repeat(("correlate", False, False), in1, in2, mode, method, axes, boundary, fillvalue,
+                       nan_policy, workers, mask, normalize_kernel, preserve_nan)
+    if out is not None:
+        return out
     if is_dask_array(in1) or is_dask_array(in2):
         return _chunked("correlate", (in1, in2, mode, method),
                         dict(axes=axes, boundary=boundary, fillvalue=fillvalue,
@@ -415,12 +416,10 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None, *,
     >>> np.round(fftconvolve([1, 2, 3], [1, 1]), 12)
     array([1., 3., 5., 3.])
     """
-    key = _UNKEYED
-    if workers is None and mask is None and normalize_kernel is None and preserve_nan is None:
-        out, key = _repeat(("fftconvolve", True, True), in1, in2, mode, "fft", axes, boundary,
-                           fillvalue, nan_policy)
-        if out is not None:
-            return out
+    out, key = _repeat(("fftconvolve", True, True), in1, in2, mode, "fft", axes, boundary, fillvalue,
+                       nan_policy, workers, mask, normalize_kernel, preserve_nan)
+    if out is not None:
+        return out
     if is_dask_array(in1) or is_dask_array(in2):
         return _chunked("fftconvolve", (in1, in2, mode, axes),
                         dict(boundary=boundary, fillvalue=fillvalue, nan_policy=nan_policy,

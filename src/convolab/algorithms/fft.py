@@ -225,17 +225,14 @@ class FFT(TransformAlgorithm):
         if (problem.compute_dtype.kind != "f" or problem.x_shape[:3] != (1, 1, 1)
                 or problem.w_shape[:3] != (1, 1, 1) or not np.isfinite(w).all()):
             return None
-        lengths, pads, slices = _crop(problem)
+        _, pads, slices = _crop(problem)
         if any(p != (0, 0) for p in pads):
             return None
         nd = problem.ndim
-        shape = transform_shape(problem, True)
+        shape = transform_shape(problem, True)     # never shorter than the kernel
         forward, inverse = _real_transforms(shape, problem.spatial_in, problem.compute_dtype)
         kernel = np.flip(dilate_kernel(w, problem.dilations), axis=tuple(range(3, 3 + nd)))
-        spectrum = _pad_to(kernel.reshape(kernel.shape[3:]), shape)
-        spectrum = forward(spectrum) if spectrum.shape == shape else None
-        if spectrum is None:
-            return None
+        spectrum = forward(_pad_to(kernel.reshape(kernel.shape[3:]), shape))
         dtype = problem.compute_dtype
         single = dtype == np.float32
         points, (l2, l1) = _transform_points(problem), kernel_norms(problem, w)
@@ -330,9 +327,7 @@ def _real_transforms(shape: tuple[int, ...], spatial: tuple[int, ...], dtype: np
 
 
 def _pad_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``a`` zero-padded at the end of each axis to ``shape`` (not cropped)."""
-    if any(n > m for n, m in zip(a.shape, shape)):
-        return a
+    """``a`` zero-padded at the end of each axis to ``shape`` (no longer than it)."""
     padded = np.zeros(shape, a.dtype)
     padded[tuple(slice(0, n) for n in a.shape)] = a
     return padded
