@@ -413,7 +413,10 @@ def test_cost():
     # kernels, cost more than the multiplications saved
     im2col = convolab.algorithms.im2col.algorithm
     if wmod.numba_available():     # the numpy transforms (fallback) are slower
-        assert cost.seconds < im2col.cost(problem).seconds
+        # cheaper than the built im2col matrix; the flattened im2col, which
+        # copies nothing, is estimated close to it on this layer
+        assert cost.seconds < im2col._built_cost(problem).seconds
+        assert abs(cost.seconds / im2col.cost(problem).seconds - 1) < 0.25
     for first_or_deep in (_nn_problem((1, 3, 224, 224), (64, 3, 3, 3), padding=1),
                           _nn_problem((8, 512, 7, 7), (512, 512, 3, 3), padding=1)):
         assert wmod.algorithm.cost(first_or_deep).seconds > im2col.cost(first_or_deep).seconds

@@ -42,8 +42,6 @@ DEFAULTS: dict[str, float] = {
     "numpy_call_overhead": 4e-6,
     # fixed cost of one call into a compiled routine (ndimage, fft)
     "call_overhead": 10e-6,
-    # matrix product: seconds per multiply-add (BLAS gemm, 2 threads)
-    "gemm_per_mac": 0.05e-9,
     # building the im2col matrix: seconds per element copied
     "copy_per_element": 2.5e-9,
     # matrix-vector product (one output channel): seconds per matrix element
@@ -86,6 +84,11 @@ DEFAULTS: dict[str, float] = {
     # than one output channel), seconds per float32 multiply-add
     "im2col_copy_per_element": 0.4e-9,
     "im2col_gemm_per_mac": 0.010e-9,
+    # flattened im2col (stride 1): one float32 multiply-add of its per-tap
+    # products with many channels (BLAS gemm, 2 threads), and the fixed cost
+    # of one product (numpy's BLAS called from Python, its threads woken)
+    "flat_gemm_per_mac": 0.0072e-9,
+    "blas_call_overhead": 7e-6,
     # separable: banded Toeplitz block products (BLAS) along a middle axis,
     # seconds per multiply-add (the band's zeros included) ...
     "toeplitz_per_mac": 0.022e-9,
@@ -181,17 +184,18 @@ def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
         problem = from_signal(x, w, mode="same", flip=True, out_dtype=np.dtype(dtype))
         return problem, *problem.layout.to_core(x, w)
 
-    def layer(n: int, c: int, k: int) -> Any:
+    def layer(n: int, c: int, k: int, stride: int = 1) -> Any:
         x = rng.standard_normal((8, c, n, n)).astype(np.float32)
         w = rng.standard_normal((c, c, k, k)).astype(np.float32)
-        problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, padding=k // 2)
+        problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, stride=stride, padding=k // 2)
         return problem, *problem.layout.to_core(x, w)
 
     return [
         ("compiled_per_mac", "direct", lambda: signal(1024, 7, np.float32)),
         ("fft_per_point_log", "fft", lambda: signal(1024, 31, np.float64)),
         ("os_per_point_log", "os", lambda: signal(2048, 63, np.float64)),
-        ("gemm_per_mac", "im2col", lambda: layer(28, 64, 3)),
+        ("flat_gemm_per_mac", "im2col", lambda: layer(56, 64, 3)),      # the flattened matrix
+        ("im2col_gemm_per_mac", "im2col", lambda: layer(56, 64, 3, 2)),  # strided: built
         ("einsum_per_mac", "direct", lambda: layer(28, 32, 3)),
         ("gemv_per_element", "im2col", lambda: signal(256, 5, np.float64)),
     ]
