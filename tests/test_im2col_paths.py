@@ -275,3 +275,48 @@ def test_gemm_overlapping_rows_and_accumulation(dtype):
     np.testing.assert_allclose(c, a1 @ b1.copy(), rtol=1e-5)
     gemm(m, n, k, a2.ctypes.data, k, big.ctypes.data + item, step, c.ctypes.data, n, True)
     np.testing.assert_allclose(c, a1 @ b1.copy() + a2 @ b2.copy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("zero_weight", [False, True], ids=["nonzero-weights", "a-zero-weight"])
+@pytest.mark.parametrize("path, ws, kw", [("built", (4, 3, 3, 3), {"stride": 2, "padding": 1}),
+                                          ("flat", (4, 3, 3, 3), {"padding": 1}),
+                                          ("built", (4, 3, 1, 1), {})],
+                         ids=["built", "flat", "1x1"])
+def test_nonfinite_inputs_with_and_without_the_scan(path, ws, kw, zero_weight, monkeypatch):
+    """With finite nonzero weights the engine skips its scan of the input
+    (every product is computed); with a zero weight it scans and repairs.
+    Either way NaN and infinity land where the reference loops put them."""
+    force(monkeypatch, path)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 10, 9))
+    x[0, 1, 4, 5] = np.nan
+    x[1, 2, 2, 2] = np.inf
+    x[1, 0, 7, 3] = -np.inf
+    w = rng.standard_normal(ws) + 0.1
+    if zero_weight:
+        w[1, 2, 0, 0] = 0.0                           # meets the infinity at (1, 2, 2, 2)
+    assert im2col.algorithm.exact_nonfinite_for(w) is (not zero_weight)
+    scans = []
+    real_scan = engine._all_finite
+    monkeypatch.setattr(engine, "_all_finite", lambda a: scans.append(a.size) or real_scan(a))
+    out = run_im2col(x, w, 2, **kw)
+    assert (x.size in scans) is zero_weight
+    problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, **kw)
+    xc, wc = problem.layout.to_core(x, w)
+    core, xe, we = engine.prepare(problem, xc, wc)
+    ref = problem.layout.from_core(reference.run(core, xe, we))
+    assert np.isnan(ref).any() and np.isinf(ref).any()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_array_equal(np.isposinf(out), np.isposinf(ref))
+    np.testing.assert_array_equal(np.isneginf(out), np.isneginf(ref))
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(out[finite], ref[finite], rtol=1e-12, atol=1e-12)
+
+
+def test_exact_nonfinite_for_needs_finite_nonzero_weights():
+    a = im2col.algorithm
+    assert a.exact_nonfinite_for(np.array([[0.5, -2.0]]))
+    assert not a.exact_nonfinite_for(np.array([[0.5, 0.0]]))
+    assert not a.exact_nonfinite_for(np.array([[0.5, np.inf]]))
+    assert not a.exact_nonfinite_for(np.array([[np.nan, 1.0]]))
+    assert not a.exact_nonfinite_for(np.array([[0.5 + 1j, -2.0]]))   # complex: repaired

@@ -99,7 +99,7 @@ def _execute(problem: ConvProblem, x: np.ndarray, w: np.ndarray, algorithm: Algo
         out = np.zeros(core.out_shape, dtype=core.compute_dtype)
     elif core.ndim == 0:
         out = np.einsum("ngc,goc->ngo", xc, wc)
-    elif algorithm.exact_nonfinite or core.compute_dtype.kind not in "fc":
+    elif core.compute_dtype.kind not in "fc" or _exact_nonfinite(algorithm, wc):
         out = algorithm.run(core, xc, wc)
     else:
         out = _run_with_nonfinite_repair(core, xc, wc, algorithm)
@@ -157,6 +157,16 @@ def _run_with_nonfinite_repair(core: ConvProblem, x: np.ndarray, w: np.ndarray,
     out = algorithm.run(core, np.where(bad, 0, x), w)
     _recompute(core, x, w, affected, out)
     return out
+
+
+def _exact_nonfinite(algorithm: Algorithm, w: np.ndarray) -> bool:
+    """True when ``algorithm`` gives the direct method's result with NaN or
+    infinity in the input: always (``exact_nonfinite``), or for this kernel
+    (an ``exact_nonfinite_for(w)`` method), which spares the scan of the input."""
+    if algorithm.exact_nonfinite:
+        return True
+    exact_for = getattr(algorithm, "exact_nonfinite_for", None)
+    return exact_for is not None and bool(exact_for(w))
 
 
 def _all_finite(a: np.ndarray) -> bool:

@@ -37,6 +37,18 @@ class Im2col:
     name = "im2col"
     exact_nonfinite = False   # BLAS may skip zero products; the engine repairs
 
+    def exact_nonfinite_for(self, w: np.ndarray) -> bool:
+        """True when the weights are real, finite and nonzero.  A BLAS that
+        skips products (the reference BLAS skips those of an operand's zero
+        entries) then skips only zero inputs times finite weights, which add
+        nothing, so NaN and infinity reach exactly the outputs the direct sum
+        gives them and the engine need not scan the input for them (that pass
+        is as long as a 1x1 layer's product: 1.3 of 6 ms at 8 x 256 x 56 x
+        56).  Complex products with an infinite part are left to the repair:
+        BLAS's complex kernels may form ``0 * inf`` where the direct sum does
+        not."""
+        return w.dtype.kind == "f" and bool(np.all(np.isfinite(w) & (w != 0)))
+
     def supports(self, problem: ConvProblem) -> str | None:
         return None
 
