@@ -19,8 +19,10 @@ Timing: one warm-up call per contender (its output is checked against a
 float64 reference; a second one when the first took over 0.1 s, which may
 include compiling or planning, so that the repeat count follows the steady
 call), then repeats in round-robin order (each round runs every
-contender once, in an order shuffled each round from a fixed seed); the time
-reported is the
+contender once, in an order shuffled each round from a fixed seed; each timed
+call of up to 0.5 s right after an untimed call of the same contender, so that
+it never follows another library's still-spinning threads); the time reported
+is the
 median of the repeats.  Big cells get fewer repeats (at least 3), see
 ``--cell-seconds``.  A peer whose warm-up call takes longer than ``--budget``
 seconds is reported from that single call and not run on the larger images with
@@ -221,16 +223,22 @@ class CpuMonitor:
 #: a warm-up call slower than this is followed by a second one, whose time sets
 #: the repeat count (the first may include compiling, planning or first-touch memory)
 SECOND_WARMUP_S = 0.1
+#: calls up to this long get an untimed lead-in call of their own before each
+#: timed one: the threads other libraries leave spinning after their calls (BLAS,
+#: OpenMP) slowed the next library's call by up to 2.5x on the 2-core machine
+LEAD_IN_MAX_S = 0.5
 
 
 class Timer:
     """Warm-up, check, round-robin repeats, median; the budget rules."""
 
-    def __init__(self, repeats: int, cell_seconds: float, budget: float, rotate: bool = False):
+    def __init__(self, repeats: int, cell_seconds: float, budget: float, rotate: bool = False,
+                 lead_in: bool = True):
         self.repeats = repeats
         self.cell_seconds = cell_seconds
         self.budget = budget
         self.rotate = rotate
+        self.lead_in = lead_in
 
     def run(self, funcs: dict[str, Callable[[], Any]], check: Callable[[Any], float], tol: float,
             skip: dict[str, str], primary: str = "convolab") -> dict[str, dict[str, Any]]:
@@ -283,6 +291,10 @@ class Timer:
                 if len(res[name]["times"]) >= want[name]:
                     continue
                 f = funcs[name]
+                if self.lead_in and res[name]["warm"] <= LEAD_IN_MAX_S:
+                    # an untimed call first: the timed one then follows a call of
+                    # its own library, not another library's still-spinning threads
+                    f()
                 t0 = time.perf_counter()
                 out = f()
                 res[name]["times"].append(time.perf_counter() - t0)
@@ -856,6 +868,8 @@ def markdown_report(data: dict[str, Any], level: int = 1) -> str:
               f"order) after one checked warm-up call "
               + (f"(and a second for calls over {cfg['second_warmup_over_s']} s, whose time sets the repeat "
                  f"count) " if "second_warmup_over_s" in cfg else "")
+              + (f"each timed call of up to {cfg['lead_in_up_to_s']} s right after an untimed call of the "
+                 f"same contender " if cfg.get("lead_in_up_to_s") else "")
               + f"(fewer, at least 3, for calls over {cfg['cell_seconds'] / cfg['repeats']:.2f} s); "
               f"peers slower than {cfg['budget']} s per call: one call, then 'T/O' on larger images",
               f"- run time: {data['elapsed_s']:.0f} s, of which {meta.get('waited_s', 0):.0f} s waiting for idle "
@@ -942,6 +956,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle-threshold", type=float, default=0.25,
                     help="cores used by other processes above which a cell counts as disturbed "
                          "(default 0.25)")
+    ap.add_argument("--no-lead-in", action="store_true",
+                    help="time each call without an untimed call of the same contender just "
+                         "before it (then a call may follow another library's spinning threads)")
     ap.add_argument("--rotate", action="store_true",
                     help="run each round in the earlier fixed cyclic order (rotated by one each "
                          "round) instead of a shuffled one, to compare the two")
@@ -989,7 +1006,8 @@ def main(argv: list[str] | None = None) -> int:
         print(s, flush=True)
 
     monitor = CpuMonitor(args.idle_threshold)
-    sess = Session(Timer(repeats, cell_seconds, args.budget, args.rotate), monitor, wait_idle, wait_total,
+    timer = Timer(repeats, cell_seconds, args.budget, args.rotate, lead_in=not args.no_lead_in)
+    sess = Session(timer, monitor, wait_idle, wait_total,
                    log)
     t0 = time.perf_counter()
 
@@ -1033,7 +1051,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "wait_total": wait_total, "idle_threshold": args.idle_threshold,
                                       "grid_peers": GRID_PEERS, "cnn_peers": CNN_PEERS,
                                       "order": "rotated" if args.rotate else "shuffled",
-                                      "second_warmup_over_s": SECOND_WARMUP_S},
+                                      "second_warmup_over_s": SECOND_WARMUP_S,
+                                      "lead_in_up_to_s": None if args.no_lead_in else LEAD_IN_MAX_S},
             "elapsed_s": elapsed, "grid": grid, "cnn": cnn, "targets": tg}
     stem.with_suffix(".json").write_text(json.dumps(_jsonable(data), indent=1))
     stem.with_suffix(".md").write_text(markdown_report(data))
