@@ -868,10 +868,10 @@ def markdown_report(data: dict[str, Any], level: int = 1) -> str:
               f"order) after one checked warm-up call "
               + (f"(and a second for calls over {cfg['second_warmup_over_s']} s, whose time sets the repeat "
                  f"count) " if "second_warmup_over_s" in cfg else "")
-              + (f"each timed call of up to {cfg['lead_in_up_to_s']} s right after an untimed call of the "
-                 f"same contender " if cfg.get("lead_in_up_to_s") else "")
               + f"(fewer, at least 3, for calls over {cfg['cell_seconds'] / cfg['repeats']:.2f} s); "
-              f"peers slower than {cfg['budget']} s per call: one call, then 'T/O' on larger images",
+              + (f"each timed call of up to {cfg['lead_in_up_to_s']} s right after an untimed call of the "
+                 f"same contender; " if cfg.get("lead_in_up_to_s") else "")
+              + f"peers slower than {cfg['budget']} s per call: one call, then 'T/O' on larger images",
               f"- run time: {data['elapsed_s']:.0f} s, of which {meta.get('waited_s', 0):.0f} s waiting for idle "
               f"cores; {meta.get('disturbed_cells', 0)} of {len(data['grid']) + len(data['cnn'])} cells timed "
               f"while other processes used >= {cfg['idle_threshold']} cores (column bg)", ""]
