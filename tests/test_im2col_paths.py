@@ -47,6 +47,13 @@ def run_im2col(x, w, nd, **kw):
     return problem.layout.from_core(engine.execute(problem, xc, wc, "im2col"))
 
 
+def core_of(x, w, nd=2, **kw):
+    """The problem and its core-layout inputs, as the engine hands them to an algorithm."""
+    problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=nd, **kw)
+    xc, wc = problem.layout.to_core(x, w)
+    return (problem,) + tuple(engine.prepare(problem, xc, wc))
+
+
 def check(out, ref, dtype):
     assert out.dtype == np.dtype(dtype) and out.shape == ref.shape
     tol = 2e-6 if dtype in ("float32", "complex64") else 1e-13
@@ -115,9 +122,7 @@ def test_blocked_against_reference_loops(monkeypatch):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 2, 9, 8))
     w = rng.standard_normal((3, 2, 3, 3))
-    problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, padding=1)
-    xc, wc = problem.layout.to_core(x, w)
-    core, xe, we = engine.prepare(problem, xc, wc)
+    _, core, xe, we = core_of(x, w, padding=1)
     np.testing.assert_allclose(im2col.algorithm.run(core, xe, we), reference.run(core, xe, we),
                                rtol=1e-12, atol=1e-12)
 
@@ -180,9 +185,7 @@ def test_flat_against_reference_loops(monkeypatch):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2, 9, 8))
     w = rng.standard_normal((3, 2, 3, 3))
-    problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, padding=1)
-    xc, wc = problem.layout.to_core(x, w)
-    core, xe, we = engine.prepare(problem, xc, wc)
+    _, core, xe, we = core_of(x, w, padding=1)
     layout = im2col._flat_layout(core)
     assert layout.rows == 2 and layout.bands == 5
     np.testing.assert_allclose(im2col._run_flat(core, xe, we, layout), reference.run(core, xe, we),
@@ -210,9 +213,7 @@ def test_flat_nonfinite_inputs_match_reference(monkeypatch):
     x[1, 0, 9, 3] = -np.inf
     w = rng.standard_normal((4, 3, 3, 3))
     out = run_im2col(x, w, 2, padding=1)
-    problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, padding=1)
-    xc, wc = problem.layout.to_core(x, w)
-    core, xe, we = engine.prepare(problem, xc, wc)
+    problem, core, xe, we = core_of(x, w, padding=1)
     ref = problem.layout.from_core(reference.run(core, xe, we))
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
     np.testing.assert_array_equal(np.isposinf(out), np.isposinf(ref))
@@ -301,9 +302,7 @@ def test_nonfinite_inputs_with_and_without_the_scan(path, ws, kw, zero_weight, m
     monkeypatch.setattr(engine, "_all_finite", lambda a: scans.append(a.size) or real_scan(a))
     out = run_im2col(x, w, 2, **kw)
     assert (x.size in scans) is zero_weight
-    problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, **kw)
-    xc, wc = problem.layout.to_core(x, w)
-    core, xe, we = engine.prepare(problem, xc, wc)
+    problem, core, xe, we = core_of(x, w, **kw)
     ref = problem.layout.from_core(reference.run(core, xe, we))
     assert np.isnan(ref).any() and np.isinf(ref).any()
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
@@ -320,3 +319,17 @@ def test_exact_nonfinite_for_needs_finite_nonzero_weights():
     assert not a.exact_nonfinite_for(np.array([[0.5, np.inf]]))
     assert not a.exact_nonfinite_for(np.array([[np.nan, 1.0]]))
     assert not a.exact_nonfinite_for(np.array([[0.5 + 1j, -2.0]]))   # complex: repaired
+
+
+def test_scan_of_opposite_infinities_warns_nothing():
+    """The engine's scan sums the input; +inf and -inf in it make that sum NaN
+    (the signal to repair), not a RuntimeWarning for the caller."""
+    import warnings
+    x = np.ones((1, 2, 6, 6))
+    x[0, 0, 1, 1], x[0, 1, 4, 4] = np.inf, -np.inf
+    w = np.ones((2, 2, 3, 3))
+    w[0, 0, 0, 0] = 0.0                              # a zero weight: the scan runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = run_im2col(x, w, 2, padding=1)
+    assert np.isnan(out).any() and np.isfinite(out).any()
