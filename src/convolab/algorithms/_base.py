@@ -9,6 +9,11 @@ An algorithm is a small object with
 ``cost(problem) -> Cost``
     estimated seconds and bytes of temporaries, so the planner can compare
     candidates and refuse one that would not fit in memory;
+``exact_nonfinite``
+    True when NaN and infinity in the input give exactly the direct method's
+    result; otherwise the engine scans the input and repairs.  An algorithm
+    exact only for some kernels may add ``exact_nonfinite_for(w) -> bool``,
+    which spares that scan for them (im2col: real, finite, nonzero weights);
 ``run(problem, x, w) -> ndarray``
     the core only: the cross-correlation of ``x`` (zero-extended by
     ``problem.pad``) with ``w``, with stride and dilation, in the core layout

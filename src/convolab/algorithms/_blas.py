@@ -1,7 +1,7 @@
 """numpy's own BLAS matrix product, with leading dimensions and accumulation.
 
 :func:`numpy.matmul` multiplies whole arrays into a fresh (or given) output;
-it cannot add into an output.  The implicit im2col of :mod:`.im2col` needs
+it cannot add into an output.  The flattened im2col of :mod:`.im2col` needs
 that: each kernel tap's matrix is the padded input read at an offset (rows
 a plane apart, which BLAS reads in place), and the taps' products add into
 one output.  BLAS's ``gemm`` does exactly this (``beta = 1``).

@@ -158,23 +158,23 @@ def _flat_layout(problem: ConvProblem) -> _Flat | None:
     """The flattened im2col's split of ``problem``, or None where it does not
     apply: a stride above 1, a 1x1 kernel (no matrix at all), or a dtype
     numpy's BLAS does not multiply (or whose routine it does not export)."""
-    dtype = problem.compute_dtype
-    if (problem.kernel_taps == 1 or problem.ndim == 0 or any(s != 1 for s in problem.strides)
-            or dtype.kind not in "fc" or dtype.itemsize > 16 or dtype == np.longdouble):
+    if problem.kernel_taps == 1 or problem.ndim == 0 or any(s != 1 for s in problem.strides):
         return None
-    gemm = _blas.routine(dtype)
+    gemm = _blas.routine(problem.compute_dtype)       # None for integers and extended precision
     if gemm is None:
         return None
     grid = problem.padded_in
     steps = tuple(math.prod(grid[i + 1:]) for i in range(problem.ndim))
-    offsets = tuple(sum(t * d * s for t, d, s in zip(tap, problem.dilations, steps))
-                    for tap in np.ndindex(*problem.kernel_spatial))
+    # a tap's offset is the sum of its per-axis offsets, in row-major tap order
+    offsets = [0]
+    for k, d, s in zip(problem.kernel_spatial, problem.dilations, steps):
+        offsets = [base + t * d * s for base in offsets for t in range(k)]
     out_dims = problem.spatial_out
-    per_row = problem.groups * problem.out_channels * steps[0] * dtype.itemsize
+    per_row = problem.groups * problem.out_channels * steps[0] * problem.itemsize
     rows = max(1, min(out_dims[0], BAND_BYTES // max(1, per_row)))
     bands = -(-out_dims[0] // rows)
     positions = sum((m - 1) * s for m, s in zip(out_dims, steps)) + 1
-    return _Flat(steps, offsets, rows, bands, positions, gemm)
+    return _Flat(steps, tuple(offsets), rows, bands, positions, gemm)
 
 
 def _flat_cost(problem: ConvProblem, layout: _Flat) -> Cost:
