@@ -23,7 +23,7 @@ CASES = [
     # (image shape, kernel shape, mode, expected path)
     ((600, 700), (3, 3), "same", "framed"),
     ((520, 1030), (4, 6), "full", "framed"),
-    ((13, 800), (15, 2), "same", "framed"),      # kernel taller than the image: no interior rows
+    ((13, 800), (15, 2), "same", "framed"),      # kernel taller than the image: no full rows
     ((600, 700), (11, 11), "valid", "padded"),
     ((64, 64), (5, 5), "same", "flat"),
     ((40, 300), (7, 3), "full", "flat"),
@@ -41,10 +41,7 @@ def test_every_path_matches_scipy(shape, kernel, mode, path, workers, dtype):
         x = x + 1j * rng.standard_normal(shape)
         k = k + 1j * rng.standard_normal(kernel)
     problem = convolab.plan(x, k, mode, method="direct").problem
-    if path == "framed" and shape == (13, 800):
-        assert _path(problem) != "framed"        # nothing inside: the padded loop
-    else:
-        assert _path(problem) == path
+    assert _path(problem) == path
     wide = np.complex128 if dtype == "complex128" else np.float64
     expected = scipy.signal.convolve(x.astype(wide), k.astype(wide), mode, method="fft")
     got = convolab.convolve(x, k, mode, method="direct", workers=workers)
@@ -79,15 +76,6 @@ def test_framed_path_keeps_nan_where_the_window_reaches_it():
     expected = scipy.signal.convolve2d(x, k, "same")
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_allclose(got[~np.isnan(got)], expected[~np.isnan(expected)], rtol=1e-14)
-
-
-def test_padded_blocks_equal_numpy_pad():
-    rng = np.random.default_rng(12)
-    x = rng.standard_normal((2, 9, 11))
-    padded = np.pad(x, ((0, 0), (3, 2), (1, 4)))
-    for rows, cols in [((0, 5), (0, 16)), ((4, 14), (2, 9)), ((10, 14), (12, 16)), ((0, 14), (0, 1))]:
-        block = _compiled._padded_block(x, 3, 1, rows, cols)
-        np.testing.assert_array_equal(block, padded[:, rows[0]:rows[1], cols[0]:cols[1]])
 
 
 @pytest.mark.parametrize("padding, dilation", [(0, 1), (3, 1), ((2, 5), (1, 2)), ("same", 1)])
@@ -137,22 +125,71 @@ def test_a_process_forked_after_a_multithreaded_loop_still_convolves():
         assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-@pytest.mark.parametrize("kernel", [(3, 3), (2, 5), (5, 5)])
-def test_small_frames_summed_directly_match_strips(kernel, monkeypatch):
-    # the frame of a small kernel is summed directly; with the limit at zero the
-    # same frame comes from padded strips: both equal scipy, and 0 * inf is NaN
-    rng = np.random.default_rng(17)
-    x = rng.standard_normal((300, 700))
-    k = rng.standard_normal(kernel)
-    expected = scipy.signal.convolve(x, k, "same", method="fft")
-    direct_frame = convolab.convolve(x, k, "same", method="direct")
-    monkeypatch.setattr(_compiled, "FRAME_MACS", 0)
-    strips = convolab.convolve(x, k, "same", method="direct")
-    for got in (direct_frame, strips):
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
-    k_inf = k.copy()
-    k_inf[0, 0] = np.inf
-    monkeypatch.setattr(_compiled, "FRAME_MACS", 1 << 17)
-    nan_frame = convolab.convolve(x, k_inf, "same", method="direct")
-    reference = convolab.convolve(x, k_inf, "same", method="reference")
-    np.testing.assert_array_equal(np.isnan(nan_frame), np.isnan(reference))
+def _zero_extended_oracle(x, w, dilation, top, left, out_shape):
+    """out[b, i, j] = sum over taps of w[b % G, u, v] * x[b, i - top + u d0, j - left + v d1],
+    with zeros outside x: numpy.pad, then one vectorized product per tap."""
+    (d0, d1), (kh, kw) = dilation, w.shape[1:]
+    batch, h_out, w_out = out_shape
+    bottom = max(0, h_out + (kh - 1) * d0 - top - x.shape[1])
+    right = max(0, w_out + (kw - 1) * d1 - left - x.shape[2])
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right)))
+    out = np.zeros(out_shape, dtype=np.result_type(x, w))
+    kernels = w[np.arange(batch) % w.shape[0]]
+    for u in range(kh):
+        for v in range(kw):
+            window = xp[:, u * d0:u * d0 + h_out, v * d1:v * d1 + w_out]
+            out += kernels[:, u, v, None, None] * window
+    return out
+
+
+LOOP_CASES = [
+    # (x shape, w shape, dilation, top, left, output shape)
+    ((1, 40, 300), (1, 5, 5), (1, 1), 2, 2, (1, 40, 300)),          # same
+    ((2, 37, 260), (2, 11, 11), (1, 1), 10, 10, (2, 47, 270)),      # full, two kernels
+    ((1, 41, 290), (1, 3, 3), (1, 1), 0, 0, (1, 39, 288)),          # valid, no pairs
+    ((1, 33, 300), (1, 4, 7), (2, 3), 3, 9, (1, 33, 300)),          # dilation: rows 2 apart pair
+    ((1, 8, 300), (1, 9, 2), (1, 1), 12, 1, (1, 30, 301)),          # rows outside every kernel row
+    ((3, 50, 280), (1, 2, 8), (1, 1), 1, 7, (3, 51, 287)),          # two-row kernel
+    ((1, 17, 5), (1, 5, 5), (1, 1), 2, 2, (1, 17, 5)),              # no column has a full window
+]
+
+
+@pytest.mark.parametrize("serial", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+@pytest.mark.parametrize("x_shape, w_shape, dilation, top, left, out_shape", LOOP_CASES)
+def test_the_2d_loop_supplies_the_zeros_as_numpy_pad_does(x_shape, w_shape, dilation, top, left,
+                                                          out_shape, dtype, serial):
+    from convolab.algorithms import _numba_loops as loops
+    rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    if dtype == "complex128":
+        x = x + 1j * rng.standard_normal(x_shape)
+        w = w + 1j * rng.standard_normal(w_shape)
+    out = np.full(out_shape, np.nan, dtype=dtype)        # every element must be written
+    loop = loops.correlate_2d_serial if serial else loops.correlate_2d
+    loop(x, w, *dilation, top, left, out)
+    expected = _zero_extended_oracle(x.astype(np.complex128), w.astype(np.complex128), dilation,
+                                     top, left, out_shape)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    assert np.abs(out - expected).max() <= tol * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("tap", [(0, 0), (4, 4), (2, 0), (0, 3)])
+@pytest.mark.parametrize("pad", [2, 7])
+def test_zeros_beyond_the_image_times_an_infinite_tap_are_nan(tap, pad):
+    # rows with some (pad 2) or no (pad 7) kernel rows inside the image, and
+    # the columns at the row ends: 0 * inf is NaN there as in the reference loops
+    from convolab.algorithms import _numba_loops as loops
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((1, 30, 300))
+    w = rng.standard_normal((1, 5, 5))
+    w[0][tap] = np.inf
+    out_shape = (1, 30 + 2 * pad - 4, 300 + 2 * pad - 4)
+    got = np.empty(out_shape)
+    loops.correlate_2d_serial(x, w, 1, 1, pad, pad, got)
+    xp = np.pad(x[0], pad)
+    reference = convolab.correlate(xp, w[0], "valid", method="reference")
+    np.testing.assert_array_equal(np.isnan(got[0]), np.isnan(reference))
+    finite = ~np.isnan(reference)
+    np.testing.assert_array_equal(got[0][finite], reference[finite])

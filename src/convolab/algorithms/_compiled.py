@@ -132,68 +132,32 @@ def plane_runner(w: np.ndarray, dilation: tuple[int, int], pad: tuple[tuple[int,
     return run
 
 
-#: frames of up to this many multiply-adds are summed directly, bounds-checked,
-#: in one compiled call (four padded strips cost about 0.2 ms of setting up)
-FRAME_MACS = 1 << 17
-
-
 def correlate_2d_framed(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
                         pad: tuple[tuple[int, int], ...], out_shape: tuple[int, ...]) -> np.ndarray:
     """:func:`correlate` in 2-D of ``x (B, H, W)`` zero-extended by ``pad``,
     without a zero-extended copy of ``x``.
 
-    The outputs whose windows lie inside ``x`` (all but a frame ``k - 1``
-    wide) are computed from ``x`` itself, straight into the output; the
-    frame is summed directly when it is small, else computed from four small
-    zero-extended strips.  On a large image the padded copy cost as much as
-    a 3x3 convolution.
+    The loop reads ``x`` itself and supplies the zeros: output rows whose
+    windows leave the image take only the kernel rows inside it, and the few
+    columns at each end of a row are summed with bounds checks.  On a large
+    image a padded copy cost as much as a 3x3 convolution.
     """
-    batch, height, width = x.shape
-    groups, kh, kw = w.shape
-    span = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
+    batch = x.shape[0]
     (top, _), (left, _) = pad
-    h_out, w_out = out_shape[1:]
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
     out = np.empty(out_shape, dtype=x.dtype)
-    # the interior: outputs (i, j) with top <= i <= top + H - span
-    rows = (top, min(h_out, top + height - span[0] + 1))
-    cols = (left, min(w_out, left + width - span[1] + 1))
-    _threaded("correlate_2d", batch * (rows[1] - rows[0]) * (cols[1] - cols[0]) * kh * kw,
-              x, w, *dilation, out, rows[0], cols[0], rows[1] - rows[0], cols[1] - cols[0])
-    frame = batch * (h_out * w_out - (rows[1] - rows[0]) * (cols[1] - cols[0]))
-    if frame * kh * kw <= FRAME_MACS:
-        from . import _numba_loops as loops
-        loops.frame_2d(x, w, *dilation, top, left, out, *rows, *cols, x.dtype.type(0))
-        return out
-    # the frame: full-width bands above and below, then the sides of the interior
-    for (r0, r1), (c0, c1) in (((0, rows[0]), (0, w_out)), ((rows[1], h_out), (0, w_out)),
-                               (rows, (0, cols[0])), (rows, (cols[1], w_out))):
-        if r1 > r0 and c1 > c0:
-            strip = _padded_block(x, top, left, (r0, r1 + span[0] - 1), (c0, c1 + span[1] - 1))
-            # the side strips have rows a few samples long: flattened, as short rows
-            run = correlate_2d_flat if c1 - c0 < strip.shape[2] // 2 else correlate
-            out[:, r0:r1, c0:c1] = run(strip, w, dilation, (batch, r1 - r0, c1 - c0))
+    _threaded("correlate_2d", out.size * w[0].size, x, w, *dilation, top, left, out)
     return out
 
 
 def framed_interior(shape: tuple[int, ...], span: tuple[int, ...],
                     pad: tuple[tuple[int, int], ...], out: tuple[int, ...]) -> bool:
-    """True when :func:`correlate_2d_framed` has an interior to compute."""
-    return all(min(o, lo + n - k + 1) > lo for n, k, (lo, _), o in zip(shape, span, pad, out))
-
-
-def _padded_block(x: np.ndarray, top: int, left: int, rows: tuple[int, int],
-                  cols: tuple[int, int]) -> np.ndarray:
-    """Rows ``rows`` and columns ``cols`` (zero-extended coordinates) of ``x``
-    zero-extended by ``top`` rows and ``left`` columns (and zeros beyond)."""
-    block = np.zeros((x.shape[0], rows[1] - rows[0], cols[1] - cols[0]), dtype=x.dtype)
-    r0, r1 = max(rows[0] - top, 0), min(rows[1] - top, x.shape[1])
-    c0, c1 = max(cols[0] - left, 0), min(cols[1] - left, x.shape[2])
-    if r1 > r0 and c1 > c0:
-        block[:, r0 + top - rows[0]:r1 + top - rows[0], c0 + left - cols[0]:c1 + left - cols[0]] = \
-            x[:, r0:r1, c0:c1]
-    return block
+    """True when some output columns of :func:`correlate_2d_framed` have their
+    windows inside the rows of the image (the others are bounds-checked
+    sums, so without any the loop would be all bounds checks)."""
+    n, k, (lo, _), o = shape[-1], span[-1], pad[-1], out[-1]
+    return min(o, lo + n - k + 1) > lo
 
 
 #: below this many multiply-adds one thread is faster: waking the pool costs
@@ -217,7 +181,7 @@ def correlate(x: np.ndarray, w: np.ndarray, dilation: tuple[int, ...], out_shape
         offsets = np.arange(w.shape[1], dtype=np.int64) * dilation[0]
         args = (x, w, offsets, out.shape[1], out)
     elif ndim == 2:
-        args = (x, w, *dilation, out, 0, 0, *out.shape[1:])
+        args = (x, w, *dilation, 0, 0, out)
     else:
         args = (x, w, *dilation, out)
     _threaded(_LOOPS[ndim], out.size * w[0].size, *args)

@@ -60,10 +60,7 @@ class Direct:
                 short_rows = 1 + 64 / max(1, problem.spatial_out[-1])
             planes = problem.batch * problem.groups
             if _framed(problem):
-                # only the frame's strips are zero-extended copies
-                (hp, wp), (kh, kw) = problem.padded_in, problem.dilated_kernel
-                copied = planes * 2 * (kh * wp + kw * hp)
-                how = "the interior read in place, the frame from padded strips"
+                copied, how = 0, "the input read in place, zeros supplied at its edges"
             elif any(lo or hi for lo, hi in problem.pad):
                 copied = planes * math.prod(problem.padded_in)
                 how = "one zero-extended copy"
@@ -168,8 +165,8 @@ def _flat_rows(problem: ConvProblem) -> bool:
 
 @functools.lru_cache(maxsize=512)
 def _framed(problem: ConvProblem) -> bool:
-    """2-D images with long rows and zero padding: the interior straight from
-    the input, the frame from small padded strips (no padded copy)."""
+    """2-D images with long rows and zero padding: the loop reads the input
+    itself and supplies the zeros at its edges (no padded copy)."""
     return (problem.ndim == 2 and not _flat_rows(problem) and any(lo or hi for lo, hi in problem.pad)
             and _compiled.framed_interior(problem.spatial_in, problem.dilated_kernel, problem.pad,
                                           problem.spatial_out))
