@@ -30,16 +30,20 @@ CASES = [
 ]
 
 
+def _random(rng, shape, dtype):
+    """Standard normal samples of ``dtype`` (complex: real and imaginary parts)."""
+    values = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        values = values + 1j * rng.standard_normal(shape)
+    return values.astype(dtype)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "complex128"])
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("shape, kernel, mode, path", CASES)
 def test_every_path_matches_scipy(shape, kernel, mode, path, workers, dtype):
     rng = np.random.default_rng(sum(shape) + sum(kernel))
-    x = rng.standard_normal(shape).astype(dtype)
-    k = rng.standard_normal(kernel).astype(dtype)
-    if dtype == "complex128":
-        x = x + 1j * rng.standard_normal(shape)
-        k = k + 1j * rng.standard_normal(kernel)
+    x, k = _random(rng, shape, dtype), _random(rng, kernel, dtype)
     problem = convolab.plan(x, k, mode, method="direct").problem
     assert _path(problem) == path
     wide = np.complex128 if dtype == "complex128" else np.float64
@@ -161,11 +165,7 @@ def test_the_2d_loop_supplies_the_zeros_as_numpy_pad_does(x_shape, w_shape, dila
                                                           out_shape, dtype, serial):
     from convolab.algorithms import _numba_loops as loops
     rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
-    x = rng.standard_normal(x_shape).astype(dtype)
-    w = rng.standard_normal(w_shape).astype(dtype)
-    if dtype == "complex128":
-        x = x + 1j * rng.standard_normal(x_shape)
-        w = w + 1j * rng.standard_normal(w_shape)
+    x, w = _random(rng, x_shape, dtype), _random(rng, w_shape, dtype)
     out = np.full(out_shape, np.nan, dtype=dtype)        # every element must be written
     loop = loops.correlate_2d_serial if serial else loops.correlate_2d
     loop(x, w, *dilation, top, left, out)
