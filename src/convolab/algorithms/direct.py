@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 
 import numpy as np
 
@@ -60,7 +61,11 @@ class Direct:
                 short_rows = 1 + 64 / max(1, problem.spatial_out[-1])
             planes = problem.batch * problem.groups
             if _framed(problem):
-                copied, how = 0, "the input read in place, zeros supplied at its edges"
+                # per thread, a band's edge copied with zeros (bands of 16 output rows)
+                # and its flattened result
+                (sh, sw), threads = problem.dilated_kernel, os.cpu_count() or 1
+                copied = threads * (2 * (16 + sh - 1)) * 2 * (sw - 1)
+                how = "the input read in place, zeros supplied at its edges"
             elif any(lo or hi for lo, hi in problem.pad):
                 copied = planes * math.prod(problem.padded_in)
                 how = "one zero-extended copy"
