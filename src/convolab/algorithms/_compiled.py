@@ -4,8 +4,8 @@ The loops are compiled the first time they are needed (``import convolab``
 does not import numba) and cached on disk, so later processes load them in
 milliseconds.  They run on all cores (``numba.prange`` over output rows).
 
-Each loop computes a single-channel cross-correlation of already
-zero-extended inputs, batched: ``x (B, *P)``, ``w (G, *K)``, ``out (B, *O)``,
+Each loop computes a single-channel cross-correlation of zero-extended
+inputs (extended beforehand, or, in 2-D, by the loop itself), batched: ``x (B, *P)``, ``w (G, *K)``, ``out (B, *O)``,
 where batch row ``b`` uses kernel ``b % G`` (``G = 1``: one shared kernel;
 ``G = groups``: a depthwise layer).  Stride 1; any dilation.
 
@@ -139,10 +139,10 @@ def correlate_2d_framed(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
 
     The loop reads ``x`` itself and supplies the zeros: output rows whose
     windows leave the image take only the kernel rows inside it, and the few
-    columns at each end of a row are summed with bounds checks.  On a large
-    image a padded copy cost as much as a 3x3 convolution.
+    columns at each end of a row come from a small zero-extended copy of the
+    row ends.  On a large image a padded copy cost as much as a 3x3
+    convolution.
     """
-    batch = x.shape[0]
     (top, _), (left, _) = pad
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
@@ -154,8 +154,8 @@ def correlate_2d_framed(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
 def framed_interior(shape: tuple[int, ...], span: tuple[int, ...],
                     pad: tuple[tuple[int, int], ...], out: tuple[int, ...]) -> bool:
     """True when some output columns of :func:`correlate_2d_framed` have their
-    windows inside the rows of the image (the others are bounds-checked
-    sums, so without any the loop would be all bounds checks)."""
+    windows inside the rows of the image (the others come from copies of the
+    row ends, so without any the whole image would be copied piece by piece)."""
     n, k, (lo, _), o = shape[-1], span[-1], pad[-1], out[-1]
     return min(o, lo + n - k + 1) > lo
 
