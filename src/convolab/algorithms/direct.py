@@ -61,7 +61,8 @@ class Direct:
                 short_rows = 1 + 64 / max(1, problem.spatial_out[-1])
             planes = problem.batch * problem.groups
             if _framed(problem):
-                # per thread, a band's edge copied with zeros (bands of 16 output rows)
+                # per thread, a band's edge copied with zeros (bands of 16 output rows,
+                # _numba_loops.BAND_ROWS, which is not imported here: it imports numba)
                 # and its flattened result
                 (sh, sw), threads = problem.dilated_kernel, os.cpu_count() or 1
                 copied = threads * (2 * (16 + sh - 1)) * 2 * (sw - 1)
