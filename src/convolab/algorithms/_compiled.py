@@ -5,9 +5,10 @@ does not import numba) and cached on disk, so later processes load them in
 milliseconds.  They run on all cores (``numba.prange`` over output rows).
 
 Each loop computes a single-channel cross-correlation of zero-extended
-inputs (extended beforehand, or, in 2-D, by the loop itself), batched: ``x (B, *P)``, ``w (G, *K)``, ``out (B, *O)``,
-where batch row ``b`` uses kernel ``b % G`` (``G = 1``: one shared kernel;
-``G = groups``: a depthwise layer).  Stride 1; any dilation.
+inputs (extended beforehand, or, in 2-D, by the loop itself), batched:
+``x (B, *P)``, ``w (G, *K)``, ``out (B, *O)``, where batch row ``b`` uses
+kernel ``b % G`` (``G = 1``: one shared kernel; ``G = groups``: a depthwise
+layer).  Stride 1; any dilation.
 
 The innermost loop runs over contiguous output samples with one kernel tap
 fixed, so the compiler vectorizes it (AVX2/AVX-512 where available).  Sums

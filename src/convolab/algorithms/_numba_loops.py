@@ -193,11 +193,12 @@ def _band_2d(x, w, d0, d1, top, left, out, b, band):
     r1 = min(h_out, r0 + height)
     cl = min(left, w_out)
     cr = max(cl, min(w_out, left + x.shape[2] - (kw - 1) * d1))
+    pairs = (kh - 1) * kw >= PAIR_MIN_SHARED
     if cr > cl:
         for block in range(r0, r1, 2 * d0):
             for i in range(block, min(block + d0, r1)):
                 i2 = i + d0
-                if i2 < r1 and (kh - 1) * kw >= PAIR_MIN_SHARED:
+                if pairs and i2 < r1:
                     lo, hi = _tap_rows(i, top, d0, kh, x.shape[1])
                     lo2, hi2 = _tap_rows(i2, top, d0, kh, x.shape[1])
                     if lo == 0 and hi == kh and lo2 == 0 and hi2 == kh:
@@ -290,10 +291,14 @@ def _taps_2d(row, xb, wg, base, s0, d0, d1, t0, t1, kw):
     first = True
     while t + 8 <= t1:
         _pass8(row, first,
-               _view2(xb, base, s0, t, kw, d0, d1, n), _view2(xb, base, s0, t + 1, kw, d0, d1, n),
-               _view2(xb, base, s0, t + 2, kw, d0, d1, n), _view2(xb, base, s0, t + 3, kw, d0, d1, n),
-               _view2(xb, base, s0, t + 4, kw, d0, d1, n), _view2(xb, base, s0, t + 5, kw, d0, d1, n),
-               _view2(xb, base, s0, t + 6, kw, d0, d1, n), _view2(xb, base, s0, t + 7, kw, d0, d1, n),
+               _view2(xb, base, s0, t, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 1, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 2, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 3, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 4, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 5, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 6, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 7, kw, d0, d1, n),
                _coef2(wg, t, kw), _coef2(wg, t + 1, kw), _coef2(wg, t + 2, kw),
                _coef2(wg, t + 3, kw), _coef2(wg, t + 4, kw), _coef2(wg, t + 5, kw),
                _coef2(wg, t + 6, kw), _coef2(wg, t + 7, kw))
@@ -301,8 +306,10 @@ def _taps_2d(row, xb, wg, base, s0, d0, d1, t0, t1, kw):
         t += 8
     if t + 4 <= t1:
         _pass4(row, first,
-               _view2(xb, base, s0, t, kw, d0, d1, n), _view2(xb, base, s0, t + 1, kw, d0, d1, n),
-               _view2(xb, base, s0, t + 2, kw, d0, d1, n), _view2(xb, base, s0, t + 3, kw, d0, d1, n),
+               _view2(xb, base, s0, t, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 1, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 2, kw, d0, d1, n),
+               _view2(xb, base, s0, t + 3, kw, d0, d1, n),
                _coef2(wg, t, kw), _coef2(wg, t + 1, kw), _coef2(wg, t + 2, kw),
                _coef2(wg, t + 3, kw))
         first = False
@@ -316,9 +323,10 @@ def _taps_2d(row, xb, wg, base, s0, d0, d1, t0, t1, kw):
 @numba.njit(cache=True, nogil=True, fastmath=_MATH)
 def _pair_2d(x, w, d0, d1, top, left, out, b, i, cl, cr):
     """Columns ``cl:cr`` of output rows ``i`` and ``i + d0``, both with every
-    kernel row inside the image.  Input row ``i - top + u d0`` meets the first with kernel row ``u``
-    and the second with row ``u - 1``: the shared rows are read once for both
-    (``_pair8``), and the first and last kernel rows by one-row passes."""
+    kernel row inside the image.  Input row ``i - top + u d0`` meets the first
+    with kernel row ``u`` and the second with row ``u - 1``: the shared rows
+    are read once for both (``_pair8``), and the first and last kernel rows by
+    one-row passes."""
     _wide_vectors()
     kh, kw = w.shape[1], w.shape[2]
     xb = x[b]
