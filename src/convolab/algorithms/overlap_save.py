@@ -8,8 +8,9 @@ input tile of ``T = B + k - 1`` samples with one small transform of length
 samples of the tile, which are discarded.  With ``T`` of a few hundred points
 the tile, its spectrum and its result stay in the core's cache, and tiles
 write disjoint parts of the output, so they run on separate threads without
-locks (scipy.fft releases the GIL).  This is the scheme of OpenCV's
-DFT-based ``filter2D``.
+locks (scipy.fft releases the GIL), handed out one at a time
+(:func:`._parallel.run_tasks`).  This is the scheme of OpenCV's DFT-based
+``filter2D``.
 
 Many small planes (a depthwise layer: batch x channels planes of 56x56) are
 grouped into chunks of planes instead, so each chunk's transforms also stay in
@@ -23,7 +24,6 @@ import itertools
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from .. import _calibration
 from ..problem import ConvProblem
 from ._base import (PARALLEL_FFT_POINTS, Cost, current_workers, fft_len, kernel_spectrum,
                     thread_count)
+from ._parallel import run_tasks
 from .fft import TransformAlgorithm, dilate_kernel, spectrum_product
 
 #: bytes of one task's input planes that keep its transforms in a core's
@@ -123,18 +124,7 @@ class OverlapSave(TransformAlgorithm):
             keep, from_tile = tuple(keep), tuple(from_tile)
             out[(ns, gs, slice(None)) + keep] = result[(Ellipsis,) + from_tile]
 
-        tasks = list(layout.iter_tasks(problem))
-        workers = layout.workers
-        if workers <= 1 or getattr(_IN_POOL, "active", False):
-            for task in tasks:
-                run_task(task)
-        else:
-            def worker(index: int) -> None:
-                _IN_POOL.active = True
-                for task in tasks[index::workers]:
-                    run_task(task)
-            for done in [_pool().submit(worker, i) for i in range(workers)]:
-                done.result()
+        run_tasks(run_task, layout.iter_tasks(problem), layout.workers)
         return out
 
 
@@ -265,7 +255,6 @@ def _workers(problem: ConvProblem) -> int:
     return (os.cpu_count() or 1) if points >= PARALLEL_FFT_POINTS else 1
 
 
-_IN_POOL = threading.local()
 _BUFFERS = threading.local()
 
 
@@ -281,16 +270,6 @@ def _tile_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
             buffers.clear()
         buf = buffers[key] = np.zeros(shape, dtype=dtype)
     return buf
-
-
-@functools.lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="convolab-os")
-
-
-# a forked child has the pool object but not its threads: it makes its own
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 algorithm = OverlapSave()

@@ -38,8 +38,9 @@ about 10 times a compiled sliding window's per useful multiply-add).  Stride
 and dilation are rows and spacing of the Toeplitz block, so they cost nothing
 extra in code.  The products are kept small enough that BLAS runs each on
 the calling thread (:data:`PRODUCT_MACS`), and independent products run on
-Python threads, one per core: on a busy machine, products that BLAS splits
-over its own threads made passes up to 100 times slower.
+Python threads, one per core (:func:`._parallel.run_tasks`): on a busy
+machine, products that BLAS splits over its own threads made passes up to
+100 times slower.
 
 Decompositions are cached by kernel value (:func:`cached_kernel_rank`), so
 the SVD made when the problem is described serves ``run`` too, and filtering
@@ -60,6 +61,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import _calibration
 from ..problem import ConvProblem
 from ._base import Cost, zero_extend
+from ._parallel import run_tasks
 
 #: compute dtypes the algorithm runs (BLAS types); integers, bools and
 #: extended precision are refused (see :meth:`Separable.supports`)
@@ -388,10 +390,6 @@ def _pass_shape(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
     return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
 
 
-_POOL: Any = None
-_POOL_PID = 0
-
-
 def threads() -> int:
     """Python threads a pass runs its products on: the usable cores."""
     try:
@@ -402,24 +400,7 @@ def threads() -> int:
 
 def _run_all(tasks: list) -> None:
     """Run the zero-argument ``tasks`` on the cores; the first error is raised."""
-    global _POOL, _POOL_PID
-    workers = min(threads(), len(tasks))
-    if workers <= 1:
-        for task in tasks:
-            task()
-        return
-    if _POOL is None or _POOL_PID != os.getpid():
-        # a pool inherited through fork() has no threads: make a new one
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="convolab-separable")
-        _POOL_PID = os.getpid()
-    # one share of the tasks per worker: the workers meet once, at the end
-    shares = [tasks[i::workers] for i in range(workers)]
-    futures = [_POOL.submit(lambda share=share: [task() for task in share]) for share in shares[1:]]
-    for task in shares[0]:
-        task()
-    for future in futures:
-        future.result()
+    run_tasks(lambda task: task(), tasks, threads())
 
 
 def correlate_axis(y: np.ndarray, f: np.ndarray, axis: int, stride: int = 1, dilation: int = 1,
