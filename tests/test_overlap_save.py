@@ -183,3 +183,23 @@ def test_workers_set_the_threads_negative_counting_from_the_cores(workers, threa
     problem = _problem((2048, 2048), (31, 31), "same")
     with execution(workers=workers):
         assert tile_layout(problem).workers == min(threads, tile_layout(problem).tasks)
+
+
+@pytest.mark.parametrize("shape, kernel, mode, threads", [
+    ((1024, 1024), (31, 31), "valid", 2),   # 994x994 outputs, heavy tiles: every core
+    ((256, 256), (31, 31), "same", 1),      # estimated well under PARALLEL_OS_SECONDS
+    ((400, 400), (63, 63), "same", 1),      # too few tiles to share
+])
+def test_under_a_million_outputs_the_estimate_decides_the_threads(shape, kernel, mode, threads,
+                                                                  monkeypatch):
+    monkeypatch.setattr(overlap_save.os, "cpu_count", lambda: 2)
+    problem = _problem(shape, kernel, mode)
+    assert math.prod(problem.spatial_out) < 1 << 20
+    alone = overlap_save._layout.__wrapped__   # the uncached estimate, one thread
+    layout = tile_layout(problem)
+    assert layout.workers == threads
+    if threads > 1:
+        assert layout.tasks >= overlap_save.MIN_TASKS_PER_THREAD * 2
+        one = alone(problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
+                    problem.strides, problem.dilated_kernel, True, False, 1, 1, 1, 1, 8, 1)
+        assert one[0] >= overlap_save.PARALLEL_OS_SECONDS

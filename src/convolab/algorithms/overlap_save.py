@@ -160,11 +160,35 @@ def tile_layout(problem: ConvProblem) -> TileLayout:
 
 
 def _plan_tiles(problem: ConvProblem) -> tuple[float, TileLayout]:
+    """The estimate and the tiling for ``problem``: on the threads of
+    :func:`_workers`, or on every core where that gives one thread but the
+    tiles are heavy enough to share (:data:`PARALLEL_OS_SECONDS`)."""
     n, g, ci = problem.x_shape[:3]
     single = problem.compute_dtype in (np.float32, np.complex64)
-    return _layout(problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
-                   problem.strides, problem.dilated_kernel, not problem.is_complex, single,
-                   n, g, ci, problem.out_channels, problem.itemsize, _workers(problem))
+
+    def tiles(workers: int) -> tuple[float, TileLayout]:
+        return _layout(problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
+                       problem.strides, problem.dilated_kernel, not problem.is_complex, single,
+                       n, g, ci, problem.out_channels, problem.itemsize, workers)
+
+    workers = _workers(problem)
+    alone = tiles(workers)
+    cores = os.cpu_count() or 1
+    if workers == 1 and current_workers() is None and cores > 1 and alone[0] >= PARALLEL_OS_SECONDS:
+        shared = tiles(cores)
+        if shared[0] < alone[0] and shared[1].tasks >= MIN_TASKS_PER_THREAD * cores:
+            return shared
+    return alone
+
+
+#: a problem under a million output points still runs its tiles on every core
+#: when one thread is estimated to take this long ...
+PARALLEL_OS_SECONDS = 4e-3
+#: ... and the tiles make at least this many tasks per thread (a 400x400
+#: float64 image with a 63x63 kernel in two tiles on two threads took 4.1 ms
+#: against one tile's 2.4 ms on one; 898x898 'valid' outputs of a 127x127
+#: kernel, 4 tiles of 640x640 on two threads: 17 ms, one thread 34 ms)
+MIN_TASKS_PER_THREAD = 2
 
 
 @functools.lru_cache(maxsize=512)
@@ -248,9 +272,10 @@ def _workers(problem: ConvProblem) -> int:
     workers = current_workers()
     if workers is not None:
         return thread_count(workers)
-    # one thread below a million output points: the hand-off to other threads
-    # costs more than it saves, and far more when other processes (or other
-    # libraries' spinning thread pools) hold the cores
+    # one thread below a million output points, unless the tiles are heavy
+    # (see _plan_tiles): the hand-off to other threads costs more than it
+    # saves, and far more when other processes (or other libraries' spinning
+    # thread pools) hold the cores
     points = problem.batch * problem.groups * problem.out_channels * math.prod(problem.spatial_out)
     return (os.cpu_count() or 1) if points >= PARALLEL_FFT_POINTS else 1
 
