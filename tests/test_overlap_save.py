@@ -12,7 +12,7 @@ import pytest
 import scipy.signal
 
 import convolab
-from convolab.algorithms import overlap_save
+from convolab.algorithms import fft, overlap_save
 from convolab.algorithms.overlap_save import tile_layout
 
 
@@ -123,12 +123,48 @@ def test_bound_kernel_is_transformed_once(monkeypatch):
         shapes.append(a.shape[-2:])
         return real(a, *args, **kwargs)
 
+    tiles = []
+    tile_transform = overlap_save.tile_transform
+
+    def counting_tiles(tile, *args, **kwargs):
+        tiles.append(tile.shape[-2:])
+        return tile_transform(tile, *args, **kwargs)
+
     monkeypatch.setattr(scipy.fft, "rfftn", counting)
+    monkeypatch.setattr(overlap_save, "tile_transform", counting_tiles)
     bound = convolab.plan(np.zeros((512, 512)), k, "same", method="os").bind_kernel(k)
     for f, e in zip(frames, expected):
         np.testing.assert_allclose(bound(f), e, atol=1e-9)
-    assert shapes.count((31, 31)) == 1
-    assert len(shapes) > 1 + len(frames)         # several tiles per frame
+    assert shapes == [(31, 31)]                  # the kernel, once
+    assert len(tiles) > len(frames)              # several tiles per frame
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+@pytest.mark.parametrize("channels", [(1, 1), (3, 2)])
+def test_tile_transform_matches_scipy_fft_and_reuses_its_arrays(dtype, channels):
+    import scipy.fft
+    rng = np.random.default_rng(4)
+    ci, co = channels
+    real = np.dtype(dtype).kind == "f"
+    shape = (12, 10)
+    tile = rng.standard_normal((2, 1, ci) + shape).astype(dtype)
+    kernel = rng.standard_normal((1, co, ci) + shape).astype(dtype)
+    if not real:
+        tile = tile + 1j * rng.standard_normal(tile.shape).astype(dtype)
+    forward, inverse = (scipy.fft.rfftn, scipy.fft.irfftn) if real else (scipy.fft.fftn, scipy.fft.ifftn)
+    axes = (3, 4)
+    wf = forward(kernel, axes=axes)
+    # the oracle: scipy.fft, the channels summed by einsum
+    expected = inverse(np.einsum("ngcyx,gocyx->ngoyx", forward(tile, axes=axes), wf), shape, axes=axes)
+    got = overlap_save.tile_transform(tile, wf, shape, axes, real)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    tol = 1e-5 if np.dtype(dtype).itemsize * (1 if real else 0.5) == 4 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tol * np.abs(expected).max())
+    first = got.copy()
+    again = overlap_save.tile_transform(tile, wf, shape, axes, real)
+    if fft.pocketfft_module() is not None:
+        assert again is got                      # the thread's result array, reused
+    np.testing.assert_array_equal(again, first)
 
 
 def test_layout_fits_the_cache_and_feeds_every_thread():
@@ -203,3 +239,14 @@ def test_under_a_million_outputs_the_estimate_decides_the_threads(shape, kernel,
         one = alone(problem.spatial_in, tuple(lo for lo, _ in problem.pad), problem.spatial_out,
                     problem.strides, problem.dilated_kernel, True, False, 1, 1, 1, 1, 8, 1)
         assert one[0] >= overlap_save.PARALLEL_OS_SECONDS
+
+
+def test_a_thread_keeps_small_task_arrays_and_frees_large_ones(monkeypatch):
+    monkeypatch.setattr(overlap_save, "_BUFFERS", __import__("threading").local())
+    small = overlap_save._tile_buffer("result", (1, 1, 1, 64, 64), np.float64)
+    assert overlap_save._tile_buffer("result", (1, 1, 1, 64, 64), np.float64) is small
+    assert overlap_save._tile_buffer("spectrum", (1, 1, 1, 64, 64), np.float64) is not small
+    side = int((overlap_save.KEPT_BUFFER_BYTES // 8) ** 0.5) + 1
+    large = overlap_save._tile_buffer("result", (1, 1, 1, side, side), np.float64)
+    assert large.shape == (1, 1, 1, side, side)
+    assert overlap_save._tile_buffer("result", (1, 1, 1, side, side), np.float64) is not large

@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import _calibration
 from ..problem import ConvProblem
-from ._base import Cost, fft_len, fft_seconds, fft_workers, kernel_spectrum, no_kernel_cache
+from ._base import (Cost, fft_len, fft_seconds, fft_workers, kernel_spectrum, no_kernel_cache,
+                    thread_count)
 
 
 def dilate_kernel(w: np.ndarray, dilation: tuple[int, ...]) -> np.ndarray:
@@ -93,10 +94,14 @@ def _crop(problem: ConvProblem) -> tuple[tuple[slice, ...], tuple[tuple[int, int
     return tuple(lengths), tuple(pads), tuple(slices)
 
 
-def spectrum_product(xf: np.ndarray, wf: np.ndarray) -> np.ndarray:
-    """``sum_c X[n,g,c,f] W[g,o,c,f]`` -> ``(N, G, O, f...)``."""
+def spectrum_product(xf: np.ndarray, wf: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """``sum_c X[n,g,c,f] W[g,o,c,f]`` -> ``(N, G, O, f...)``; with one
+    channel in and out and ``overwrite``, in ``xf``'s own memory."""
     if wf.shape[1] == 1 and wf.shape[2] == 1:
-        return xf * wf.reshape((1, wf.shape[0], 1) + wf.shape[3:])
+        w = wf.reshape((1, wf.shape[0], 1) + wf.shape[3:])
+        if overwrite and xf.flags.writeable and np.can_cast(w.dtype, xf.dtype, "same_kind"):
+            return np.multiply(xf, w, out=xf)
+        return xf * w
     n, g, c = xf.shape[:3]
     o = wf.shape[1]
     f = xf.shape[3:]
@@ -273,7 +278,11 @@ class FFT(TransformAlgorithm):
         xf = forward(x, shape, axes=axes, workers=workers)
         wf = kernel_spectrum(("fft", shape, real, wr.shape, wr.dtype.str),
                              lambda: forward(wr, shape, axes=axes, workers=workers))
-        full = inverse(spectrum_product(xf, wf), shape, axes=axes, workers=workers)
+        product = spectrum_product(xf, wf, overwrite=True)
+        if real:
+            full = inverse_real(product, shape, axes, workers)
+        else:
+            full = inverse(product, shape, axes=axes, workers=workers)
         return crop_full(problem, full)
 
 
@@ -282,6 +291,54 @@ class FFT(TransformAlgorithm):
 
 #: float64 represents every integer below 2**53; one bit of margin for rounding
 EXACT_BITS = 52
+
+
+@functools.cache
+def pocketfft_module():
+    """scipy's pocketfft bindings, whose transforms write into a given array
+    (``out``, which may be the input), or None for a scipy without them."""
+    try:
+        from scipy.fft._pocketfft import pypocketfft
+    except ImportError:                                    # pragma: no cover - other scipy
+        return None
+    return pypocketfft
+
+
+def inverse_real(spectrum: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...],
+                 workers: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``scipy.fft.irfftn(spectrum, shape, axes=axes)``, overwriting ``spectrum``
+    (into ``out`` when given).
+
+    The complex transforms along all but the last axis run in place in the
+    spectrum, then the real one along the last axis writes the result.
+    scipy.fft's ``irfftn`` does the same through a complex array it
+    allocates for every call, which took most of its time: 1024x1024
+    float64 on 2 threads, 7.5 to 12 ms against 3.5 ms here (forward, for
+    comparison, 2.5 ms).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.fft
+    >>> x = np.random.default_rng(0).standard_normal((6, 8))
+    >>> y = inverse_real(scipy.fft.rfftn(x), x.shape, (0, 1), workers=1)
+    >>> bool(np.allclose(y, x))
+    True
+    """
+    pocketfft = pocketfft_module()
+    leading = tuple(spectrum.shape[a] for a in axes[:-1])
+    if (pocketfft is None or spectrum.dtype not in (np.complex64, np.complex128)
+            or leading != tuple(shape[:-1]) or spectrum.shape[axes[-1]] != shape[-1] // 2 + 1):
+        from scipy import fft as sp_fft
+        result = sp_fft.irfftn(spectrum, shape, axes=axes, workers=workers)
+        if out is None:
+            return result
+        out[...] = result
+        return out
+    workers = thread_count(workers)        # scipy.fft's negative counts, which pocketfft refuses
+    # each pass scales by 1 / its own points (inorm 2): 1 / all points in all
+    if len(axes) > 1:
+        pocketfft.c2c(spectrum, axes[:-1], False, 2, spectrum, workers)
+    return pocketfft.c2r(spectrum, axes[-1:], shape[-1], False, 2, out, workers)
 
 
 #: transforms of at most this many points in repeated calls call scipy's
