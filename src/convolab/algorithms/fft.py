@@ -5,7 +5,8 @@ and the reversed kernel (zero-padded so that the *circular* convolution the
 DFT computes equals the *linear* one on the outputs we keep), multiply, and
 transform back.  Real inputs use ``rfftn`` (half the work); transform lengths
 are fast sizes from :func:`scipy.fft.next_fast_len`; ``scipy.fft.set_backend``
-is honoured.  Cost ``O(P log P)`` for ``P`` padded points, against
+is honoured for the forward transforms (the inverse real transform calls
+scipy's pocketfft directly, :func:`inverse_real`).  Cost ``O(P log P)`` for ``P`` padded points, against
 ``O(P k)`` for the direct sum: the reason it wins for large kernels (seed 000).
 
 Only as much padding as the kept outputs need is used: a ``valid`` output
