@@ -30,6 +30,9 @@ DEFAULTS: dict[str, float] = {
     "compiled_per_mac": 0.028e-9,
     # fixed cost of one call into the compiled loop (dispatch, thread start)
     "compiled_overhead": 20e-6,
+    # compiled dense loop (channels, any stride; numba, 2 threads), float32:
+    # seconds per multiply-add, measured on the 7x7 stride-2 stem 3 -> 64
+    "dense_per_mac": 0.018e-9,
     # scipy.ndimage.correlate: seconds per multiply-add (compiled direct loop)
     "ndimage_per_mac": 0.55e-9,
     # numpy.correlate (1-D): seconds per multiply-add
@@ -82,8 +85,8 @@ DEFAULTS: dict[str, float] = {
     # im2col in cache-sized blocks (same machine): building the matrix,
     # seconds per float32 element, and the matrix products (filters in more
     # than one output channel), seconds per float32 multiply-add
-    "im2col_copy_per_element": 0.4e-9,
-    "im2col_gemm_per_mac": 0.010e-9,
+    "im2col_copy_per_element": 0.62e-9,
+    "im2col_gemm_per_mac": 0.0155e-9,
     # flattened im2col (stride 1): one float32 multiply-add of its per-tap
     # products with many channels (BLAS gemm, 2 threads), and the fixed cost
     # of one product (numpy's BLAS called from Python, its threads woken)
@@ -184,9 +187,9 @@ def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
         problem = from_signal(x, w, mode="same", flip=True, out_dtype=np.dtype(dtype))
         return problem, *problem.layout.to_core(x, w)
 
-    def layer(n: int, c: int, k: int, stride: int = 1) -> Any:
+    def layer(n: int, c: int, k: int, stride: int = 1, out: int | None = None) -> Any:
         x = rng.standard_normal((8, c, n, n)).astype(np.float32)
-        w = rng.standard_normal((c, c, k, k)).astype(np.float32)
+        w = rng.standard_normal((out or c, c, k, k)).astype(np.float32)
         problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, stride=stride, padding=k // 2)
         return problem, *problem.layout.to_core(x, w)
 
@@ -196,7 +199,7 @@ def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
         ("os_per_point_log", "os", lambda: signal(2048, 63, np.float64)),
         ("flat_gemm_per_mac", "im2col", lambda: layer(56, 64, 3)),      # the flattened matrix
         ("im2col_gemm_per_mac", "im2col", lambda: layer(56, 64, 3, 2)),  # strided: built
-        ("einsum_per_mac", "direct", lambda: layer(28, 32, 3)),
+        ("dense_per_mac", "direct", lambda: layer(112, 3, 7, 2, out=64)),  # a stem, half size
         ("gemv_per_element", "im2col", lambda: signal(256, 5, np.float64)),
     ]
 

@@ -602,3 +602,160 @@ def _passes_at(row, xr, wr, offsets, start, n):
         _pass1(row, first, _view_at(xr, offsets[t], start, n), wr[t])
         first = False
         t += 1
+
+
+# -- dense 2-D layers: x (N, G*C, H, W), w (G, O, C*KH*KW); any stride, dilation --
+#
+# A task is a band of output rows of one image and one group.  The input the
+# band reads is first copied into a small buffer, split by stride phase:
+# plane (c, py, px) holds x[c, s0 (y0 + r) + py - top, s1 j + px - left] at
+# (r, j), zeros outside the image.  Tap (c, u, v) then reads plane
+# (c, (u d0) % s0, (v d1) % s1) from row (u d0) // s0 and column (v d1) // s1:
+# for every output row of the band the same contiguous stretch, one buffer
+# row apart, so a pass runs over the band's flattened positions (the few
+# columns past the output's end are computed and dropped).  A pass takes four
+# taps into four output channels: four inputs loaded for sixteen
+# multiply-adds, and no im2col matrix is ever written.
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def _quad4(first, r0, r1, r2, r3, x0, x1, x2, x3,
+           a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3):
+    """Four inputs into four rows (four channels' sums), each with its own
+    four weights: each input loaded once for four multiply-adds."""
+    _wide_vectors()
+    if first:
+        for j in range(r0.shape[0]):
+            v0, v1, v2, v3 = x0[j], x1[j], x2[j], x3[j]
+            r0[j] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+            r1[j] = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+            r2[j] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
+            r3[j] = e0 * v0 + e1 * v1 + e2 * v2 + e3 * v3
+    else:
+        for j in range(r0.shape[0]):
+            v0, v1, v2, v3 = x0[j], x1[j], x2[j], x3[j]
+            r0[j] = r0[j] + a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+            r1[j] = r1[j] + b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+            r2[j] = r2[j] + c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
+            r3[j] = r3[j] + e0 * v0 + e1 * v1 + e2 * v2 + e3 * v3
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _quad1(first, r0, r1, r2, r3, x0, a0, b0, c0, e0):
+    if first:
+        for j in range(r0.shape[0]):
+            v0 = x0[j]
+            r0[j] = a0 * v0
+            r1[j] = b0 * v0
+            r2[j] = c0 * v0
+            r3[j] = e0 * v0
+    else:
+        for j in range(r0.shape[0]):
+            v0 = x0[j]
+            r0[j] += a0 * v0
+            r1[j] += b0 * v0
+            r2[j] += c0 * v0
+            r3[j] += e0 * v0
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
+def correlate_dense(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out):
+    """``x (N, G*C, H, W)`` zero-extended by ``top`` rows and ``left``
+    columns (and zeros past its end) with ``w (G, O, T)``, whose tap ``t``
+    reads the band's buffer at ``offsets[t]``, into ``out (N, G*O, Ho, Wo)``
+    with strides ``s0, s1``; ``band_rows x width`` is one plane of the
+    buffer.  One task per band of ``rows`` output rows of one image and
+    group."""
+    bands = (out.shape[2] + rows - 1) // rows
+    groups = w.shape[0]
+    for task in numba.prange(out.shape[0] * groups * bands):
+        _band_dense(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, task, bands)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def correlate_dense_serial(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out):
+    """:func:`correlate_dense` on the calling thread."""
+    bands = (out.shape[2] + rows - 1) // rows
+    groups = w.shape[0]
+    for task in range(out.shape[0] * groups * bands):
+        _band_dense(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, task, bands)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def _band_dense(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, task, bands):
+    _wide_vectors()
+    groups, o_count, taps = w.shape
+    channels = x.shape[1] // groups
+    w_out = out.shape[3]
+    n = task // (groups * bands)
+    g = (task // bands) % groups
+    y0 = (task % bands) * rows
+    y1 = min(out.shape[2], y0 + rows)
+    plane = band_rows * width
+    buffer = np.empty(channels * s0 * s1 * plane, dtype=x.dtype)
+    _fill_phases(buffer, x, n, g * channels, channels, s0, s1, s0 * y0 - top, left,
+                 band_rows, width)
+    length = (y1 - y0 - 1) * width + w_out
+    sums = np.empty((4, length), dtype=x.dtype)
+    wg = w[g]
+    o = 0
+    while o < o_count:
+        quad = o + 4 <= o_count
+        r0, r1, r2, r3 = sums[0], sums[1], sums[2], sums[3]
+        t = 0
+        if quad:
+            while t + 4 <= taps:
+                _quad4(t == 0, r0, r1, r2, r3,
+                       buffer[offsets[t]:offsets[t] + length],
+                       buffer[offsets[t + 1]:offsets[t + 1] + length],
+                       buffer[offsets[t + 2]:offsets[t + 2] + length],
+                       buffer[offsets[t + 3]:offsets[t + 3] + length],
+                       wg[o, t], wg[o, t + 1], wg[o, t + 2], wg[o, t + 3],
+                       wg[o + 1, t], wg[o + 1, t + 1], wg[o + 1, t + 2], wg[o + 1, t + 3],
+                       wg[o + 2, t], wg[o + 2, t + 1], wg[o + 2, t + 2], wg[o + 2, t + 3],
+                       wg[o + 3, t], wg[o + 3, t + 1], wg[o + 3, t + 2], wg[o + 3, t + 3])
+                t += 4
+            while t < taps:
+                _quad1(t == 0, r0, r1, r2, r3, buffer[offsets[t]:offsets[t] + length],
+                       wg[o, t], wg[o + 1, t], wg[o + 2, t], wg[o + 3, t])
+                t += 1
+            count = 4
+        else:
+            # the last one to three channels, one at a time
+            _passes_at(r0, buffer, wg[o], offsets, 0, length)
+            count = 1
+        for q in range(count):
+            for r in range(y1 - y0):
+                _copy(out[n, g * o_count + o + q, y0 + r], sums[q, r * width:r * width + w_out])
+        o += count
+
+
+@numba.njit(inline="always")
+def _fill_phases(buffer, x, n, c0, channels, s0, s1, row0, left, band_rows, width):
+    """The band's input split by stride phase into ``buffer``: plane
+    ``(c, py, px)``, row ``r``, column ``j`` holds input row
+    ``row0 + s0 r + py`` and column ``s1 j + px - left`` of channel ``c0 + c``
+    of image ``n``; zeros outside the image."""
+    height, w_in = x.shape[2], x.shape[3]
+    zero = x.dtype.type(0)
+    plane = band_rows * width
+    for c in range(channels):
+        for py in range(s0):
+            for px in range(s1):
+                base = ((c * s0 + py) * s1 + px) * plane
+                # the columns j with 0 <= s1 j + px - left < w_in
+                lo = min(width, max(0, (left - px + s1 - 1) // s1))
+                hi = max(lo, min(width, (w_in - 1 - px + left) // s1 + 1))
+                for r in range(band_rows):
+                    dst = buffer[base + r * width:base + (r + 1) * width]
+                    xi = row0 + s0 * r + py
+                    if xi < 0 or xi >= height:
+                        for j in range(width):
+                            dst[j] = zero
+                        continue
+                    src = x[n, c0 + c, xi]
+                    for j in range(lo):
+                        dst[j] = zero
+                    for j in range(lo, hi):
+                        dst[j] = src[s1 * j + px - left]
+                    for j in range(hi, width):
+                        dst[j] = zero

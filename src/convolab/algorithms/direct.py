@@ -5,6 +5,9 @@ four nested loops.  Several implementations of one rule:
 
 * one channel in and out (the signal API, depthwise layers), stride 1, float
   or complex: a compiled, multithreaded loop (:mod:`._compiled`, numba);
+* other real float 2-D layers (channels, stride, dilation, groups): a
+  compiled loop over bands of output rows, four output channels at a time,
+  that never builds an im2col matrix (:func:`._compiled.correlate_dense`);
 * without numba, real float32/float64 problems with one channel, stride 1 and
   dilation 1 run through :func:`scipy.ndimage.correlate` or, for a few 1-D
   rows, :func:`numpy.correlate`;
@@ -76,6 +79,8 @@ class Direct:
                         + c["compiled_overhead"], bytes=copied * problem.itemsize,
                         detail=f"compiled multithreaded sliding window, {problem.macs:.3g} "
                                f"multiply-adds, {how}")
+        if _uses_dense(problem):
+            return _dense_cost(problem)
         if _uses_numpy_1d(problem):
             rows = problem.batch * problem.groups
             return Cost(problem.macs * c["numpy_correlate_per_mac"] + rows * c["numpy_call_overhead"],
@@ -124,6 +129,9 @@ class Direct:
             if _framed(problem):
                 return _run_framed(problem, x, w)
             return _run_compiled(problem, zero_extend_reused(problem, x), w)
+        if _uses_dense(problem):
+            return _compiled.correlate_dense(x, w, problem.strides, problem.dilations,
+                                             problem.pad, problem.out_shape)
         xp = zero_extend(problem, x)
         if _uses_numpy_1d(problem):
             return _run_numpy_1d(problem, xp, w)
@@ -157,6 +165,41 @@ def _uses_compiled(problem: ConvProblem) -> bool:
             and all(s == 1 for s in problem.strides)
             and problem.compute_dtype in (np.float32, np.float64, np.complex64, np.complex128)
             and _compiled.available())
+
+
+@functools.lru_cache(maxsize=512)
+def _uses_dense(problem: ConvProblem) -> bool:
+    """2-D layers the single-channel loop does not take (channels in or out,
+    stride), real float: the compiled dense loop of :mod:`._compiled`."""
+    return (problem.ndim == 2 and not _uses_compiled(problem)
+            and problem.compute_dtype in (np.float32, np.float64) and _compiled.available())
+
+
+def _dense_cost(problem: ConvProblem) -> Cost:
+    """The compiled dense loop's estimate: its multiply-adds, the dropped
+    columns at the row ends included, at ``dense_per_mac``; the last one to
+    three output channels of a group (passes of one channel, not four) at
+    twice that; short bands vectorize poorly; plus each band's input copied
+    into its buffer."""
+    c = _calibration.constants()
+    (kh, kw), (s0, s1), (d0, d1) = problem.kernel_spatial, problem.strides, problem.dilations
+    h_out, w_out = problem.spatial_out
+    o, cin = problem.out_channels, problem.in_channels
+    rows = min(h_out, _compiled.DENSE_BAND_ROWS)
+    width = w_out + (kw - 1) * d1 // s1
+    band_rows = _compiled.DENSE_BAND_ROWS + (kh - 1) * d0 // s0
+    length = (rows - 1) * width + w_out
+    bands = problem.batch * problem.groups * -(-h_out // _compiled.DENSE_BAND_ROWS)
+    macs = problem.macs * width / max(1, w_out) * (o + o % 4) / o
+    copied = bands * cin * s0 * s1 * band_rows * width
+    seconds = (macs * c["dense_per_mac"] * (problem.itemsize / 4) * (1 + 64 / max(1, length))
+               + copied * c["im2col_copy_per_element"] + c["compiled_overhead"])
+    threads = os.cpu_count() or 1
+    buffer = threads * (cin * s0 * s1 * band_rows * width + 4 * rows * width)
+    return Cost(seconds, bytes=buffer * problem.itemsize,
+                detail=f"compiled multithreaded sliding window over channels, "
+                       f"{problem.macs:.3g} multiply-adds, four output channels a pass, "
+                       f"no im2col matrix")
 
 
 def _flat_rows(problem: ConvProblem) -> bool:

@@ -82,7 +82,7 @@ class Im2col:
             # a matrix product in cache-sized blocks; a 1x1 kernel copies nothing
             # (the input is the matrix) unless striding or padding makes it
             gemm = problem.macs * c["im2col_gemm_per_mac"] * width
-            copy = elements * c["im2col_copy_per_element"] * width
+            copy = 0.0 if _input_is_matrix(problem) else elements * c["im2col_copy_per_element"] * width
         if problem.compute_dtype.kind in "iu" or problem.compute_dtype.itemsize > 16 \
                 or problem.compute_dtype == np.longdouble:
             gemm *= 20   # no BLAS for integers or extended precision
@@ -137,6 +137,12 @@ class Im2col:
                 target.shape = (n1 - n0, g, o, (r1 - r0) * rest)   # a view (raises if not)
                 np.matmul(filters[np.newaxis], part.reshape(n1 - n0, g, k, (r1 - r0) * rest), out=target)
         return out.reshape(problem.out_shape)
+
+
+def _input_is_matrix(problem: ConvProblem) -> bool:
+    """A 1x1 kernel, stride 1, no padding: each image is already its matrix."""
+    return (problem.kernel_taps == 1 and all(s == 1 for s in problem.strides)
+            and not any(lo or hi for lo, hi in problem.pad))
 
 
 #: bytes of the im2col matrix built at a time (one block of images or of
