@@ -276,13 +276,21 @@ def correlate_dense(x: np.ndarray, w: np.ndarray, strides: tuple[int, int],
 DENSE_BAND_ROWS = 8
 
 
+def dense_band(kh: int, kw: int, strides: tuple[int, int], dilation: tuple[int, int],
+               w_out: int) -> tuple[int, int]:
+    """Rows and width of one phase plane of :func:`correlate_dense`'s band
+    buffer: a band's output rows (or columns) plus the reach of the kernel's
+    last row (or column) in its phase."""
+    return (DENSE_BAND_ROWS + (kh - 1) * dilation[0] // strides[0],
+            w_out + (kw - 1) * dilation[1] // strides[1])
+
+
 @functools.lru_cache(maxsize=256)
 def _dense_layout(channels: int, kh: int, kw: int, s0: int, s1: int, d0: int, d1: int,
                   w_out: int) -> tuple[int, int, np.ndarray]:
     """The band buffer of :func:`correlate_dense`: rows and width of one
     phase plane, and where each tap ``(c, u, v)`` starts reading in it."""
-    band_rows = DENSE_BAND_ROWS + (kh - 1) * d0 // s0
-    band_width = w_out + (kw - 1) * d1 // s1
+    band_rows, band_width = dense_band(kh, kw, (s0, s1), (d0, d1), w_out)
     plane = band_rows * band_width
     offsets = np.array([((c * s0 + u * d0 % s0) * s1 + v * d1 % s1) * plane
                         + u * d0 // s0 * band_width + v * d1 // s1

@@ -182,12 +182,11 @@ def _dense_cost(problem: ConvProblem) -> Cost:
     twice that; short bands vectorize poorly; plus each band's input copied
     into its buffer."""
     c = _calibration.constants()
-    (kh, kw), (s0, s1), (d0, d1) = problem.kernel_spatial, problem.strides, problem.dilations
-    h_out, w_out = problem.spatial_out
+    (s0, s1), (h_out, w_out) = problem.strides, problem.spatial_out
     o, cin = problem.out_channels, problem.in_channels
     rows = min(h_out, _compiled.DENSE_BAND_ROWS)
-    width = w_out + (kw - 1) * d1 // s1
-    band_rows = _compiled.DENSE_BAND_ROWS + (kh - 1) * d0 // s0
+    band_rows, width = _compiled.dense_band(*problem.kernel_spatial, problem.strides,
+                                            problem.dilations, w_out)
     length = (rows - 1) * width + w_out
     bands = problem.batch * problem.groups * -(-h_out // _compiled.DENSE_BAND_ROWS)
     macs = problem.macs * width / max(1, w_out) * (o + o % 4) / o
