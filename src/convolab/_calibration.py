@@ -32,7 +32,7 @@ DEFAULTS: dict[str, float] = {
     "compiled_overhead": 20e-6,
     # compiled dense loop (channels, any stride; numba, 2 threads), float32:
     # seconds per multiply-add, measured on the 7x7 stride-2 stem 3 -> 64
-    "dense_per_mac": 0.018e-9,
+    "dense_per_mac": 0.0078e-9,
     # scipy.ndimage.correlate: seconds per multiply-add (compiled direct loop)
     "ndimage_per_mac": 0.55e-9,
     # numpy.correlate (1-D): seconds per multiply-add

@@ -252,8 +252,8 @@ def correlate_dense(x: np.ndarray, w: np.ndarray, strides: tuple[int, int],
 
     Each band of output rows copies the input it reads into a small buffer
     split by stride phase, where every kernel tap is one contiguous stretch
-    (:func:`._numba_loops.correlate_dense`); passes of four taps into four
-    output channels run over it.
+    (:func:`._numba_loops.correlate_dense`); register tiles of four output
+    channels sum every tap over it.
     """
     from . import _numba_loops as loops
 
@@ -263,9 +263,11 @@ def correlate_dense(x: np.ndarray, w: np.ndarray, strides: tuple[int, int],
     band_rows, band_width, offsets = _dense_layout(c, kh, kw, *strides, *dilation, w_out)
     out = np.empty((n, g * o, h_out, w_out), dtype=x.dtype)
     x = np.ascontiguousarray(x).reshape(n, g * c, height, width)
-    w = np.ascontiguousarray(w, dtype=x.dtype).reshape(g, o, c * kh * kw)
+    # tap-major, the output channels zero-extended to whole tiles of four
+    taps = np.zeros((g, c * kh * kw, -(-o // 4) * 4), dtype=x.dtype)
+    taps[:, :, :o] = w.reshape(g, o, c * kh * kw).transpose(0, 2, 1)
     macs = out.size * c * kh * kw
-    _threaded("correlate_dense", macs, x, w, offsets, *strides, pad[0][0], pad[1][0],
+    _threaded("correlate_dense", macs, x, taps, offsets, *strides, pad[0][0], pad[1][0],
               DENSE_BAND_ROWS, band_rows, band_width, out)
     return out.reshape(out_shape)
 
@@ -283,6 +285,15 @@ def dense_band(kh: int, kw: int, strides: tuple[int, int], dilation: tuple[int, 
     last row (or column) in its phase."""
     return (DENSE_BAND_ROWS + (kh - 1) * dilation[0] // strides[0],
             w_out + (kw - 1) * dilation[1] // strides[1])
+
+
+def dense_tile(itemsize: int) -> int:
+    """Positions one register tile of :func:`correlate_dense` computes: four
+    SIMD vectors of ``itemsize``-byte values (64-byte vectors with AVX-512,
+    32-byte ones elsewhere)."""
+    from ._simd import VECTOR_BYTES
+
+    return 4 * VECTOR_BYTES // itemsize
 
 
 @functools.lru_cache(maxsize=256)

@@ -39,6 +39,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
+from ._simd import lanes, vfma, vload, vsplat, vstore, vzero
+
 #: only fused multiply-add; NaN, infinities and signed zeros keep IEEE rules
 _MATH = {"contract"}
 
@@ -604,7 +606,7 @@ def _passes_at(row, xr, wr, offsets, start, n):
         t += 1
 
 
-# -- dense 2-D layers: x (N, G*C, H, W), w (G, O, C*KH*KW); any stride, dilation --
+# -- dense 2-D layers: x (N, G*C, H, W), w (G, T, O4); any stride, dilation --
 #
 # A task is a band of output rows of one image and one group.  The input the
 # band reads is first copied into a small buffer, split by stride phase:
@@ -612,60 +614,62 @@ def _passes_at(row, xr, wr, offsets, start, n):
 # (r, j), zeros outside the image.  Tap (c, u, v) then reads plane
 # (c, (u d0) % s0, (v d1) % s1) from row (u d0) // s0 and column (v d1) // s1:
 # for every output row of the band the same contiguous stretch, one buffer
-# row apart, so a pass runs over the band's flattened positions (the few
-# columns past the output's end are computed and dropped).  A pass takes four
-# taps into four output channels: four inputs loaded for sixteen
-# multiply-adds, and no im2col matrix is ever written.
-
-# (a function of its own rather than inlined like the passes above: measured
-# no slower on the stem, and it compiles once for every caller)
-@numba.njit(cache=True, nogil=True, fastmath=_MATH)
-def _quad4(first, r0, r1, r2, r3, x0, x1, x2, x3,
-           a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3):
-    """Four inputs into four rows (four channels' sums), each with its own
-    four weights: each input loaded once for four multiply-adds."""
-    _wide_vectors()
-    if first:
-        for j in range(r0.shape[0]):
-            v0, v1, v2, v3 = x0[j], x1[j], x2[j], x3[j]
-            r0[j] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-            r1[j] = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
-            r2[j] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
-            r3[j] = e0 * v0 + e1 * v1 + e2 * v2 + e3 * v3
-    else:
-        for j in range(r0.shape[0]):
-            v0, v1, v2, v3 = x0[j], x1[j], x2[j], x3[j]
-            r0[j] = r0[j] + a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-            r1[j] = r1[j] + b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
-            r2[j] = r2[j] + c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
-            r3[j] = r3[j] + e0 * v0 + e1 * v1 + e2 * v2 + e3 * v3
+# row apart, so the band's outputs are one flattened run of positions (the
+# few columns past the output's end are computed and dropped).  A register
+# tile (_tile_4x4) sums every tap into four output channels at 4 vectors of
+# positions, its sixteen vectors of sums in registers throughout: per tap,
+# four loads for sixteen multiply-adds, and no im2col matrix is ever written.
 
 
 @numba.njit(inline="always", fastmath=_MATH)
-def _quad1(first, r0, r1, r2, r3, x0, a0, b0, c0, e0):
-    if first:
-        for j in range(r0.shape[0]):
-            v0 = x0[j]
-            r0[j] = a0 * v0
-            r1[j] = b0 * v0
-            r2[j] = c0 * v0
-            r3[j] = e0 * v0
-    else:
-        for j in range(r0.shape[0]):
-            v0 = x0[j]
-            r0[j] += a0 * v0
-            r1[j] += b0 * v0
-            r2[j] += c0 * v0
-            r3[j] += e0 * v0
+def _tile_4x4(buffer, offsets, wt, o, j, sums):
+    """``sums[q, j:j + 4L] = sum_t wt[t, o + q] * buffer[offsets[t] + j:...]``
+    for the four channels ``q`` (``L`` lanes a vector)."""
+    n = lanes(buffer)
+    a0 = vzero(buffer)
+    a1, a2, a3, b0, b1, b2, b3 = a0, a0, a0, a0, a0, a0, a0
+    c0, c1, c2, c3, e0, e1, e2, e3 = a0, a0, a0, a0, a0, a0, a0, a0
+    for t in range(offsets.shape[0]):
+        p = offsets[t] + j
+        x0 = vload(buffer, p)
+        x1 = vload(buffer, p + n)
+        x2 = vload(buffer, p + 2 * n)
+        x3 = vload(buffer, p + 3 * n)
+        k = vsplat(buffer, wt[t, o])
+        a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
+        k = vsplat(buffer, wt[t, o + 1])
+        b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
+        k = vsplat(buffer, wt[t, o + 2])
+        c0, c1, c2, c3 = vfma(k, x0, c0), vfma(k, x1, c1), vfma(k, x2, c2), vfma(k, x3, c3)
+        k = vsplat(buffer, wt[t, o + 3])
+        e0, e1, e2, e3 = vfma(k, x0, e0), vfma(k, x1, e1), vfma(k, x2, e2), vfma(k, x3, e3)
+    s = sums.shape[1]
+    vstore(sums, j, a0)
+    vstore(sums, j + n, a1)
+    vstore(sums, j + 2 * n, a2)
+    vstore(sums, j + 3 * n, a3)
+    vstore(sums, s + j, b0)
+    vstore(sums, s + j + n, b1)
+    vstore(sums, s + j + 2 * n, b2)
+    vstore(sums, s + j + 3 * n, b3)
+    vstore(sums, 2 * s + j, c0)
+    vstore(sums, 2 * s + j + n, c1)
+    vstore(sums, 2 * s + j + 2 * n, c2)
+    vstore(sums, 2 * s + j + 3 * n, c3)
+    vstore(sums, 3 * s + j, e0)
+    vstore(sums, 3 * s + j + n, e1)
+    vstore(sums, 3 * s + j + 2 * n, e2)
+    vstore(sums, 3 * s + j + 3 * n, e3)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
 def correlate_dense(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out):
     """``x (N, G*C, H, W)`` zero-extended by ``top`` rows and ``left``
-    columns (and zeros past its end) with ``w (G, O, T)``, whose tap ``t``
-    reads the band's buffer at ``offsets[t]``, into ``out (N, G*O, Ho, Wo)``
-    with strides ``s0, s1``; ``band_rows x width`` is one plane of the
-    buffer.  One task per band of ``rows`` output rows of one image and
+    columns (and zeros past its end) with ``w (G, T, O4)`` (tap-major, the
+    ``O`` output channels zero-extended to a multiple of four), whose tap
+    ``t`` reads the band's buffer at ``offsets[t]``, into ``out (N, G*O,
+    Ho, Wo)`` with strides ``s0, s1``; ``band_rows x width`` is one plane of
+    the buffer.  One task per band of ``rows`` output rows of one image and
     group."""
     bands = (out.shape[2] + rows - 1) // rows
     groups = w.shape[0]
@@ -684,51 +688,32 @@ def correlate_dense_serial(x, w, offsets, s0, s1, top, left, rows, band_rows, wi
 
 @numba.njit(cache=True, nogil=True, fastmath=_MATH)
 def _band_dense(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, task, bands):
-    _wide_vectors()
-    groups, o_count, taps = w.shape
+    groups = w.shape[0]
     channels = x.shape[1] // groups
+    o_count = out.shape[1] // groups
     w_out = out.shape[3]
     n = task // (groups * bands)
     g = (task // bands) % groups
     y0 = (task % bands) * rows
     y1 = min(out.shape[2], y0 + rows)
-    plane = band_rows * width
-    buffer = np.empty(channels * s0 * s1 * plane, dtype=x.dtype)
+    tile = 4 * lanes(x)
+    length = (y1 - y0 - 1) * width + w_out
+    span = (length + tile - 1) // tile * tile
+    # the last tile reads up to span - length samples past the band's input:
+    # zeros, whose sums land in dropped positions
+    size = channels * s0 * s1 * band_rows * width
+    buffer = np.empty(size + tile, dtype=x.dtype)
     _fill_phases(buffer, x, n, g * channels, channels, s0, s1, s0 * y0 - top, left,
                  band_rows, width)
-    length = (y1 - y0 - 1) * width + w_out
-    sums = np.empty((4, length), dtype=x.dtype)
+    buffer[size:] = 0
     wg = w[g]
-    o = 0
-    while o < o_count:
-        quad = o + 4 <= o_count
-        r0, r1, r2, r3 = sums[0], sums[1], sums[2], sums[3]
-        t = 0
-        if quad:
-            while t + 4 <= taps:
-                _quad4(t == 0, r0, r1, r2, r3,
-                       buffer[offsets[t]:offsets[t] + length],
-                       buffer[offsets[t + 1]:offsets[t + 1] + length],
-                       buffer[offsets[t + 2]:offsets[t + 2] + length],
-                       buffer[offsets[t + 3]:offsets[t + 3] + length],
-                       wg[o, t], wg[o, t + 1], wg[o, t + 2], wg[o, t + 3],
-                       wg[o + 1, t], wg[o + 1, t + 1], wg[o + 1, t + 2], wg[o + 1, t + 3],
-                       wg[o + 2, t], wg[o + 2, t + 1], wg[o + 2, t + 2], wg[o + 2, t + 3],
-                       wg[o + 3, t], wg[o + 3, t + 1], wg[o + 3, t + 2], wg[o + 3, t + 3])
-                t += 4
-            while t < taps:
-                _quad1(t == 0, r0, r1, r2, r3, buffer[offsets[t]:offsets[t] + length],
-                       wg[o, t], wg[o + 1, t], wg[o + 2, t], wg[o + 3, t])
-                t += 1
-            count = 4
-        else:
-            # the last one to three channels, one at a time
-            _passes_at(r0, buffer, wg[o], offsets, 0, length)
-            count = 1
-        for q in range(count):
-            for r in range(y1 - y0):
-                _copy(out[n, g * o_count + o + q, y0 + r], sums[q, r * width:r * width + w_out])
-        o += count
+    sums = np.empty((wg.shape[1], span), dtype=x.dtype)
+    for j in range(0, span, tile):
+        for o in range(0, o_count, 4):
+            _tile_4x4(buffer, offsets, wg, o, j, sums[o:o + 4])
+    for q in range(o_count):
+        for r in range(y1 - y0):
+            _copy(out[n, g * o_count + q, y0 + r], sums[q, r * width:r * width + w_out])
 
 
 @numba.njit(inline="always")

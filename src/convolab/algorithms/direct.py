@@ -176,11 +176,10 @@ def _uses_dense(problem: ConvProblem) -> bool:
 
 
 def _dense_cost(problem: ConvProblem) -> Cost:
-    """The compiled dense loop's estimate: its multiply-adds, the dropped
-    columns at the row ends included, at ``dense_per_mac``; the last one to
-    three output channels of a group (passes of one channel, not four) at
-    twice that; short bands vectorize poorly; plus each band's input copied
-    into its buffer."""
+    """The compiled dense loop's estimate: the multiply-adds its register
+    tiles do, at ``dense_per_mac`` (the dropped columns at the row ends, the
+    output channels up to a multiple of four and the band's positions up to
+    whole tiles included), plus each band's input copied into its buffer."""
     c = _calibration.constants()
     (s0, s1), (h_out, w_out) = problem.strides, problem.spatial_out
     o, cin = problem.out_channels, problem.in_channels
@@ -188,17 +187,20 @@ def _dense_cost(problem: ConvProblem) -> Cost:
     band_rows, width = _compiled.dense_band(*problem.kernel_spatial, problem.strides,
                                             problem.dilations, w_out)
     length = (rows - 1) * width + w_out
+    tile = _compiled.dense_tile(problem.itemsize)
+    span = -(-length // tile) * tile
+    o_tiles = -(-o // 4) * 4
     bands = problem.batch * problem.groups * -(-h_out // _compiled.DENSE_BAND_ROWS)
-    macs = problem.macs * width / max(1, w_out) * (o + o % 4) / o
+    macs = problem.macs * width / max(1, w_out) * o_tiles / o * span / length
     copied = bands * cin * s0 * s1 * band_rows * width
-    seconds = (macs * c["dense_per_mac"] * (problem.itemsize / 4) * (1 + 64 / max(1, length))
+    seconds = (macs * c["dense_per_mac"] * (problem.itemsize / 4)
                + copied * c["im2col_copy_per_element"] + c["compiled_overhead"])
     threads = os.cpu_count() or 1
-    buffer = threads * (cin * s0 * s1 * band_rows * width + 4 * rows * width)
+    buffer = threads * (cin * s0 * s1 * band_rows * width + tile + o_tiles * span)
     return Cost(seconds, bytes=buffer * problem.itemsize,
                 detail=f"compiled multithreaded sliding window over channels, "
-                       f"{problem.macs:.3g} multiply-adds, four output channels a pass, "
-                       f"no im2col matrix")
+                       f"{problem.macs:.3g} multiply-adds, register tiles of four output "
+                       f"channels, no im2col matrix")
 
 
 def _flat_rows(problem: ConvProblem) -> bool:
