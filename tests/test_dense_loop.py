@@ -96,6 +96,19 @@ def test_the_stem_at_full_size_matches_torch():
     assert np.abs(got - expected).max() <= 1e-6 * np.abs(expected).max()
 
 
+
+def test_long_tap_sums_stay_within_float32_accuracy():
+    # 1152 taps a channel: one float32 register summing them all drifted to
+    # 1.6e-6 of the output's magnitude; the loop sums in chunks of taps
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 128, 28, 28), dtype=np.float32)
+    w = (rng.standard_normal((128, 128, 3, 3)) / 34).astype(np.float32)
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
+                                          None, 1, 1).numpy()
+    got = F.conv2d(x, w, None, 1, 1, method="direct")
+    assert np.abs(got - expected).max() <= 1e-6 * np.abs(expected).max()
+
 def test_nan_reaches_exactly_the_windows_that_hold_it():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((1, 3, 21, 22))

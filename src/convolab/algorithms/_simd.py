@@ -1,4 +1,4 @@
-"""Explicit SIMD vectors for the compiled loops (numba), a vocabulary of five words.
+"""Explicit SIMD vectors for the compiled loops (numba), a vocabulary of six words.
 
 numba vectorizes loops over arrays by itself, but a sum that has to stay in
 a register across a loop over kernel taps is beyond it: its vectorized
@@ -16,6 +16,8 @@ function hold SIMD vectors as ordinary local variables:
     ``s`` in every lane;
 ``vfma(a, b, c)``
     ``a * b + c`` lane by lane with one rounding (LLVM's ``fma``);
+``vadd(a, b)``
+    ``a + b`` lane by lane;
 ``vstore(arr, i, v)``
     ``arr.flat[i:i + lanes] = v``;
 
@@ -140,3 +142,13 @@ def vfma(typingctx, a, b, c):
         return builder.call(fma, list(args))
     return a(a, b, c), codegen
 
+
+
+@intrinsic
+def vadd(typingctx, a, b):
+    if not (isinstance(a, Vector) and a == b):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1])
+    return a(a, b), codegen
