@@ -100,8 +100,18 @@ def correlate_2d_planes(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
     tasks = min(batch, _threads(macs) or numba.get_num_threads())
     _threaded("correlate_planes", macs, np.ascontiguousarray(x),
               np.ascontiguousarray(w, dtype=x.dtype).reshape(groups, kh * kw), offsets,
-              top, left, hp, wp, out, tasks)
+              top, left, hp, wp, out, tasks, kw, dilation[1],
+              _tiled_planes(dilation, wp, out_shape[-1], x.dtype.itemsize))
     return out
+
+
+def _tiled_planes(dilation: tuple[int, int], wp: int, w_out: int, itemsize: int) -> bool:
+    """Whether :func:`._numba_loops.correlate_planes` runs register tiles of
+    four output rows (kernel rows one input row apart, and output rows that
+    fill whole tiles of four SIMD vectors without much more waste than the
+    flattened passes' dropped columns)."""
+    tile = dense_tile(itemsize)
+    return dilation[0] == 1 and -(-w_out // tile) * tile <= 1.5 * wp
 
 
 def plane_runner(w: np.ndarray, dilation: tuple[int, int], pad: tuple[tuple[int, int], ...],
@@ -123,12 +133,16 @@ def plane_runner(w: np.ndarray, dilation: tuple[int, int], pad: tuple[tuple[int,
     taps = np.ascontiguousarray(w).reshape(1, kh * kw)
     dtype = taps.dtype
     h_out, w_out = out_shape
+    # the flattened passes, as the full path takes for one image
+    # (:func:`correlate_2d_flat`): a repeated call gives the same bits
+    tiled = False
     run_plane = loops.correlate_plane
 
     def run(x: np.ndarray) -> np.ndarray | None:
         if x.dtype != dtype:
             return None
-        out = run_plane(x.reshape(1, height, width), taps, offsets, top, left, hp, wp, h_out, w_out)
+        out = run_plane(x.reshape(1, height, width), taps, offsets, top, left, hp, wp, h_out, w_out,
+                        kw, dilation[1], tiled)
         return out.reshape(result_shape)
     return run
 

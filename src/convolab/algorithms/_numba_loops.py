@@ -503,38 +503,41 @@ def _chunk_offsets(x, w, offsets, length, out, task):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
-def correlate_planes(x, w, offsets, top, left, hp, wp, out, tasks):
+def correlate_planes(x, w, offsets, top, left, hp, wp, out, tasks, kw, d1, tiled):
     """Images ``x (B, H, W)`` with short rows, ``w (G, T)`` with taps at
     ``offsets`` of a flattened ``hp x wp`` image: each image is zero-extended
     into a small buffer (``x`` at row ``top``, column ``left``), correlated
     flattened, and its rows cropped into ``out (B, Ho, Wo)``; each of
-    ``tasks`` tasks (one per thread) takes a run of images.
+    ``tasks`` tasks (one per thread) takes a run of images.  ``tiled``
+    (kernel rows one input row apart, kernels ``kw`` wide with column
+    dilation ``d1``): register tiles of four output rows
+    (:func:`_tile_rows`) instead of passes over the flattened image.
 
     The buffers stay in the core's cache, so the batch is read once and the
     output written once (a padded copy of the batch and a flattened output
     would stream it through memory three more times)."""
     for task in numba.prange(tasks):
         _planes(x, w, offsets, top, left, hp, wp, out,
-                x.shape[0] * task // tasks, x.shape[0] * (task + 1) // tasks)
+                x.shape[0] * task // tasks, x.shape[0] * (task + 1) // tasks, kw, d1, tiled)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_MATH)
-def correlate_planes_serial(x, w, offsets, top, left, hp, wp, out, tasks):
+def correlate_planes_serial(x, w, offsets, top, left, hp, wp, out, tasks, kw, d1, tiled):
     """:func:`correlate_planes` on the calling thread."""
-    _planes(x, w, offsets, top, left, hp, wp, out, 0, x.shape[0])
+    _planes(x, w, offsets, top, left, hp, wp, out, 0, x.shape[0], kw, d1, tiled)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_MATH)
-def correlate_plane(x, w, offsets, top, left, hp, wp, h_out, w_out):
+def correlate_plane(x, w, offsets, top, left, hp, wp, h_out, w_out, kw, d1, tiled):
     """:func:`correlate_planes_serial` of one image ``x (1, H, W)``, into a new
     ``(h_out, w_out)`` output: a whole small convolution in one call."""
     out = np.empty((1, h_out, w_out), dtype=x.dtype)
-    _planes(x, w, offsets, top, left, hp, wp, out, 0, 1)
+    _planes(x, w, offsets, top, left, hp, wp, out, 0, 1, kw, d1, tiled)
     return out[0]
 
 
 @numba.njit(inline="always", fastmath=_MATH)
-def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image):
+def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image, kw, d1, tiled):
     _wide_vectors()
     height, width = x.shape[1], x.shape[2]
     h_out, w_out = out.shape[1], out.shape[2]
@@ -542,19 +545,86 @@ def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image):
     # the part of the image inside the padded frame (valid mode may crop nothing)
     rows = min(height, hp - top)
     cols = min(width, wp - left)
-    padded = np.empty(hp * wp, dtype=x.dtype)
-    _zero_border(padded, top, left, rows, cols, hp, wp)   # once: images only overwrite the inside
-    flat = np.empty(h_out * wp, dtype=x.dtype)
+    tile = 4 * lanes(x)
+    # tiles read up to three rows and a tile past the frame (zeros; their
+    # sums land in dropped rows and columns) and write whole tiles
+    slack = 3 * wp + tile if tiled else 0
+    pitch = (w_out + tile - 1) // tile * tile if tiled else wp
+    padded = np.empty(hp * wp + slack, dtype=x.dtype)
+    _zero_border(padded[:hp * wp], top, left, rows, cols, hp, wp)   # once: images only overwrite the inside
+    padded[hp * wp:] = 0
+    flat = np.empty(((h_out + 3) // 4 * 4 if tiled else h_out) * pitch, dtype=x.dtype)
     for b in range(first_image, stop_image):
         for i in range(rows):
             base = (top + i) * wp + left
             _copy(padded[base:base + cols], x[b, i, :cols])
         wr = w[b % w.shape[0]]
-        for start in range(0, length, OFFSET_CHUNK):
-            n = min(OFFSET_CHUNK, length - start)
-            _passes_at(flat[start:start + n], padded, wr, offsets, start, n)
+        if tiled:
+            for i in range(0, h_out, 4):
+                for c in range(0, w_out, tile):
+                    _tile_rows(padded, i * wp + c, wp, wr, kw, d1, flat, i * pitch + c, pitch)
+        else:
+            for start in range(0, length, OFFSET_CHUNK):
+                n = min(OFFSET_CHUNK, length - start)
+                _passes_at(flat[start:start + n], padded, wr, offsets, start, n)
         for i in range(h_out):
-            _copy(out[b, i], flat[i * wp:i * wp + w_out])
+            _copy(out[b, i], flat[i * pitch:i * pitch + w_out])
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _tile_rows(src, base, pitch, wr, kw, d1, dst, dbase, dpitch):
+    """Four output rows at ``4L`` columns (``L`` lanes a vector), kept in
+    sixteen vectors of sums in registers through the whole kernel:
+    ``dst[dbase + r dpitch + j] = sum_{u,v} wr[u kw + v] src[base + (r + u)
+    pitch + v d1 + j]`` for ``r < 4``, ``j < 4L``.  Input row ``s`` meets
+    output row ``r`` with kernel row ``s - r``: each input vector is loaded
+    once for up to four rows' multiply-adds."""
+    n = lanes(src)
+    kh = wr.shape[0] // kw
+    a0 = vzero(src)
+    a1, a2, a3, b0, b1, b2, b3 = a0, a0, a0, a0, a0, a0, a0
+    c0, c1, c2, c3, e0, e1, e2, e3 = a0, a0, a0, a0, a0, a0, a0, a0
+    for s in range(kh + 3):
+        row = base + s * pitch
+        if 3 <= s < kh:
+            # every row meets this input row: the loop's main part, unbranched
+            for v in range(kw):
+                p = row + v * d1
+                x0 = vload(src, p)
+                x1 = vload(src, p + n)
+                x2 = vload(src, p + 2 * n)
+                x3 = vload(src, p + 3 * n)
+                k = vsplat(src, wr[s * kw + v])
+                a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
+                k = vsplat(src, wr[(s - 1) * kw + v])
+                b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
+                k = vsplat(src, wr[(s - 2) * kw + v])
+                c0, c1, c2, c3 = vfma(k, x0, c0), vfma(k, x1, c1), vfma(k, x2, c2), vfma(k, x3, c3)
+                k = vsplat(src, wr[(s - 3) * kw + v])
+                e0, e1, e2, e3 = vfma(k, x0, e0), vfma(k, x1, e1), vfma(k, x2, e2), vfma(k, x3, e3)
+            continue
+        for v in range(kw):
+            p = row + v * d1
+            x0 = vload(src, p)
+            x1 = vload(src, p + n)
+            x2 = vload(src, p + 2 * n)
+            x3 = vload(src, p + 3 * n)
+            if s < kh:
+                k = vsplat(src, wr[s * kw + v])
+                a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
+            if 1 <= s <= kh:
+                k = vsplat(src, wr[(s - 1) * kw + v])
+                b0, b1, b2, b3 = vfma(k, x0, b0), vfma(k, x1, b1), vfma(k, x2, b2), vfma(k, x3, b3)
+            if 2 <= s <= kh + 1:
+                k = vsplat(src, wr[(s - 2) * kw + v])
+                c0, c1, c2, c3 = vfma(k, x0, c0), vfma(k, x1, c1), vfma(k, x2, c2), vfma(k, x3, c3)
+            if s >= 3:
+                k = vsplat(src, wr[(s - 3) * kw + v])
+                e0, e1, e2, e3 = vfma(k, x0, e0), vfma(k, x1, e1), vfma(k, x2, e2), vfma(k, x3, e3)
+    _keep4(dst, dbase, a0, a1, a2, a3, True)
+    _keep4(dst, dbase + dpitch, b0, b1, b2, b3, True)
+    _keep4(dst, dbase + 2 * dpitch, c0, c1, c2, c3, True)
+    _keep4(dst, dbase + 3 * dpitch, e0, e1, e2, e3, True)
 
 
 @numba.njit(inline="always")
