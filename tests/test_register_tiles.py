@@ -59,9 +59,10 @@ def test_batched_planes_match_scipy(case, dtype, workers):
 
 def test_the_tiles_take_the_cases_they_are_meant_for():
     # which cases above run tiled: the test would otherwise pass on the flattened passes alone
-    tiled = [_compiled._tiled_planes(d, w + sum(p[1]), w + sum(p[1]) - (k[1] - 1) * d[1], 4)
+    tiled = [_compiled._tiled_planes(d, w + sum(p[1]), w + sum(p[1]) - (k[1] - 1) * d[1], np.float32)
              for (h, w), k, d, p in PLANES]
     assert tiled[:3] == [True, True, True] and tiled[3] is False
+    assert not _compiled._tiled_planes((1, 1), 68, 56, np.complex64)
 
 
 def test_nan_reaches_exactly_the_windows_that_hold_it():
@@ -74,3 +75,30 @@ def test_nan_reaches_exactly_the_windows_that_hold_it():
     expected[17:24, 27:34] = True
     np.testing.assert_array_equal(np.isnan(got[1]), expected)
     assert not np.isnan(got[[0, 2, 3]]).any()
+
+
+# large images, read in place (the loop supplies the zeros): tiles over the
+# columns whose windows lie inside the image, passes for the rest
+FRAMED = [
+    ((70, 150), (5, 5), (1, 1), ((2, 2), (2, 2))),      # 'same'
+    ((45, 203), (11, 7), (1, 2), ((0, 0), (0, 0))),     # 'valid', column dilation
+    ((38, 131), (4, 6), (1, 1), ((3, 1), (5, 0))),      # uneven padding
+    ((50, 140), (3, 3), (2, 1), ((2, 2), (1, 1))),      # row dilation: passes only
+]
+
+
+@pytest.mark.parametrize("case", FRAMED)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_framed_images_match_scipy(case, dtype, workers):
+    (h, wd), (kh, kw), dilation, pad = case
+    rng = np.random.default_rng(h + wd + kw)
+    x = rng.standard_normal((2, h, wd)).astype(dtype)
+    w = rng.standard_normal((2, kh, kw)).astype(dtype)
+    hp, wp = h + sum(pad[0]), wd + sum(pad[1])
+    out_shape = (2, hp - (kh - 1) * dilation[0], wp - (kw - 1) * dilation[1])
+    with execution(workers=workers):
+        got = _compiled.correlate_2d_framed(x, w, dilation, pad, out_shape)
+    expected = _oracle(x, w, dilation, pad, out_shape)
+    tol = 1e-6 if dtype == "float32" else 1e-14
+    assert np.abs(got - expected).max() <= tol * np.abs(expected).max()

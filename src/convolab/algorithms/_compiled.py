@@ -101,16 +101,18 @@ def correlate_2d_planes(x: np.ndarray, w: np.ndarray, dilation: tuple[int, int],
     _threaded("correlate_planes", macs, np.ascontiguousarray(x),
               np.ascontiguousarray(w, dtype=x.dtype).reshape(groups, kh * kw), offsets,
               top, left, hp, wp, out, tasks, kw, dilation[1],
-              _tiled_planes(dilation, wp, out_shape[-1], x.dtype.itemsize))
+              _tiled_planes(dilation, wp, out_shape[-1], x.dtype))
     return out
 
 
-def _tiled_planes(dilation: tuple[int, int], wp: int, w_out: int, itemsize: int) -> bool:
+def _tiled_planes(dilation: tuple[int, int], wp: int, w_out: int, dtype: np.dtype) -> bool:
     """Whether :func:`._numba_loops.correlate_planes` runs register tiles of
-    four output rows (kernel rows one input row apart, and output rows that
-    fill whole tiles of four SIMD vectors without much more waste than the
-    flattened passes' dropped columns)."""
-    tile = dense_tile(itemsize)
+    four output rows: real floats, kernel rows one input row apart, and
+    output rows that fill whole tiles of four SIMD vectors without much more
+    waste than the flattened passes' dropped columns."""
+    if np.dtype(dtype).kind != "f":
+        return False
+    tile = dense_tile(np.dtype(dtype).itemsize)
     return dilation[0] == 1 and -(-w_out // tile) * tile <= 1.5 * wp
 
 

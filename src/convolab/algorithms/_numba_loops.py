@@ -37,7 +37,7 @@ small to pay for waking the thread pool; both call the same task.
 import numba
 import numpy as np
 from numba.core import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ._simd import lanes, vadd, vfma, vload, vsplat, vstore, vzero
 
@@ -64,6 +64,19 @@ def _wide_vectors(typingctx):
             pass
         return context.get_dummy_value()
     return types.none(), codegen
+
+
+def _tile_width(x):
+    """Positions a register tile computes along a row: four SIMD vectors of
+    ``x``'s dtype, 0 for dtypes without vectors (complex, integer), which
+    then take the passes below."""
+
+
+@overload(_tile_width, inline="always")
+def _tile_width_typed(x):
+    if x.dtype in (types.float32, types.float64):
+        return lambda x: 4 * lanes(x)
+    return lambda x: 0
 
 
 @numba.njit(inline="always", fastmath=_MATH)
@@ -196,7 +209,10 @@ def _band_2d(x, w, d0, d1, top, left, out, b, band):
     cl = min(left, w_out)
     cr = max(cl, min(w_out, left + x.shape[2] - (kw - 1) * d1))
     pairs = (kh - 1) * kw >= PAIR_MIN_SHARED
-    if cr > cl:
+    tile = _tile_width(x)
+    if tile > 0 and cr - cl >= tile and d0 == 1:
+        _real_tiles_2d(x, w, d1, top, left, out, b, r0, r1, cl, cr)
+    elif cr > cl:
         for block in range(r0, r1, 2 * d0):
             for i in range(block, min(block + d0, r1)):
                 i2 = i + d0
@@ -213,6 +229,38 @@ def _band_2d(x, w, d0, d1, top, left, out, b, band):
         _edge_2d(x, w, d0, d1, top, left, out, b, r0, r1, 0, cl)
     if cr < w_out:
         _edge_2d(x, w, d0, d1, top, left, out, b, r0, r1, cr, w_out)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def _tiles_2d(x, w, d1, top, left, out, b, r0, r1, cl, cr):
+    """Columns ``cl:cr`` of output rows ``r0:r1`` (kernel rows one input row
+    apart): blocks of four rows whose kernel rows all lie inside the image
+    by register tiles (:func:`_tile_rows`) over whole tiles of columns, the
+    rest by passes (:func:`_row_2d`)."""
+    kh, kw = w.shape[1], w.shape[2]
+    tile = _tile_width(x)
+    end = cl + (cr - cl) // tile * tile
+    xb = x[b]
+    ob = out[b]
+    wr = w[b % w.shape[0]].reshape(kh * kw)
+    width, w_out = x.shape[2], out.shape[2]
+    i = r0
+    while i + 4 <= r1:
+        lo, hi = _tap_rows(i, top, 1, kh, x.shape[1])
+        lo3, hi3 = _tap_rows(i + 3, top, 1, kh, x.shape[1])
+        if lo == 0 and hi == kh and lo3 == 0 and hi3 == kh:
+            for c in range(cl, end, tile):
+                _tile_rows(xb, (i - top) * width + c - left, width, wr, kw, d1, ob,
+                           i * w_out + c, w_out)
+            if end < cr:
+                for r in range(i, i + 4):
+                    _row_2d(x, w, 1, d1, top, left, out, b, r, end, cr)
+        else:
+            for r in range(i, i + 4):
+                _row_2d(x, w, 1, d1, top, left, out, b, r, cl, cr)
+        i += 4
+    for r in range(i, r1):
+        _row_2d(x, w, 1, d1, top, left, out, b, r, cl, cr)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_MATH)
@@ -545,7 +593,7 @@ def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image, kw, 
     # the part of the image inside the padded frame (valid mode may crop nothing)
     rows = min(height, hp - top)
     cols = min(width, wp - left)
-    tile = 4 * lanes(x)
+    tile = _tile_width(x)
     # tiles read up to three rows and a tile past the frame (zeros; their
     # sums land in dropped rows and columns) and write whole tiles
     slack = 3 * wp + tile if tiled else 0
@@ -562,7 +610,8 @@ def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image, kw, 
         if tiled:
             for i in range(0, h_out, 4):
                 for c in range(0, w_out, tile):
-                    _tile_rows(padded, i * wp + c, wp, wr, kw, d1, flat, i * pitch + c, pitch)
+                    _real_tile_rows(padded, i * wp + c, wp, wr, kw, d1, flat, i * pitch + c,
+                                    pitch)
         else:
             for start in range(0, length, OFFSET_CHUNK):
                 n = min(OFFSET_CHUNK, length - start)
@@ -625,6 +674,35 @@ def _tile_rows(src, base, pitch, wr, kw, d1, dst, dbase, dpitch):
     _keep4(dst, dbase + dpitch, b0, b1, b2, b3, True)
     _keep4(dst, dbase + 2 * dpitch, c0, c1, c2, c3, True)
     _keep4(dst, dbase + 3 * dpitch, e0, e1, e2, e3, True)
+
+
+# The tile loops compile for real floats only.  The loops that call them
+# also run complex and integer data, where the calls are never reached
+# (_tile_width is 0) but must still compile: these stand-ins are the tile
+# loop for real floats and nothing for other dtypes.
+
+def _real_tiles_2d(x, w, d1, top, left, out, b, r0, r1, cl, cr):
+    """:func:`_tiles_2d` for real floats, nothing for other dtypes."""
+
+
+@overload(_real_tiles_2d, inline="always")
+def _real_tiles_2d_typed(x, w, d1, top, left, out, b, r0, r1, cl, cr):
+    if x.dtype in (types.float32, types.float64):
+        return (lambda x, w, d1, top, left, out, b, r0, r1, cl, cr:
+                _tiles_2d(x, w, d1, top, left, out, b, r0, r1, cl, cr))
+    return lambda x, w, d1, top, left, out, b, r0, r1, cl, cr: None
+
+
+def _real_tile_rows(src, base, pitch, wr, kw, d1, dst, dbase, dpitch):
+    """:func:`_tile_rows` for real floats, nothing for other dtypes."""
+
+
+@overload(_real_tile_rows, inline="always")
+def _real_tile_rows_typed(src, base, pitch, wr, kw, d1, dst, dbase, dpitch):
+    if src.dtype in (types.float32, types.float64):
+        return (lambda src, base, pitch, wr, kw, d1, dst, dbase, dpitch:
+                _tile_rows(src, base, pitch, wr, kw, d1, dst, dbase, dpitch))
+    return lambda src, base, pitch, wr, kw, d1, dst, dbase, dpitch: None
 
 
 @numba.njit(inline="always")
@@ -779,7 +857,7 @@ def _band_dense(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, t
     g = (task // bands) % groups
     y0 = (task % bands) * rows
     y1 = min(out.shape[2], y0 + rows)
-    tile = 4 * lanes(x)
+    tile = _tile_width(x)
     length = (y1 - y0 - 1) * width + w_out
     span = (length + tile - 1) // tile * tile
     # the last tile reads up to span - length samples past the band's input:
