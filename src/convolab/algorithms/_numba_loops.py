@@ -26,6 +26,15 @@ float32, 'valid', on 2 cores: 105 -> 115 and 104 -> 129 GFLOP/s).  A task
 is a band of 16 output rows; the columns whose windows leave the image at a
 row end are computed from a small zero-extended copy of the band's edge.
 
+Register tiles go further: a pass stores its output row and loads it again
+for the next pass, while a tile keeps sixteen SIMD vectors of sums in
+registers through the whole kernel (written with the explicit vectors of
+:mod:`._simd`, since numba never keeps a sum in a register across an outer
+loop).  In 2-D a tile is four output rows by four vectors of columns, each
+input vector loaded once for up to four rows (:func:`_tile_rows`); dense
+layers take four output channels by four vectors (:func:`_tile_4x4`).  Real
+floats only: complex and integer data keep the passes.
+
 On AVX-512 machines the loops ask for 512-bit vectors (:func:`_wide_vectors`):
 LLVM's default there is 256-bit, which left half of each vector unit idle.
 
