@@ -629,6 +629,13 @@ def _planes(x, w, offsets, top, left, hp, wp, out, first_image, stop_image, kw, 
             _copy(out[b, i], flat[i * pitch:i * pitch + w_out])
 
 
+@numba.njit(inline="always")
+def _load4(src, p):
+    """The four vectors ``src.flat[p:p + 4L]``."""
+    n = lanes(src)
+    return vload(src, p), vload(src, p + n), vload(src, p + 2 * n), vload(src, p + 3 * n)
+
+
 @numba.njit(inline="always", fastmath=_MATH)
 def _tile_rows(src, base, pitch, wr, kw, d1, dst, dbase, dpitch):
     """Four output rows at ``4L`` columns (``L`` lanes a vector), kept in
@@ -648,10 +655,7 @@ def _tile_rows(src, base, pitch, wr, kw, d1, dst, dbase, dpitch):
             # every row meets this input row: the loop's main part, unbranched
             for v in range(kw):
                 p = row + v * d1
-                x0 = vload(src, p)
-                x1 = vload(src, p + n)
-                x2 = vload(src, p + 2 * n)
-                x3 = vload(src, p + 3 * n)
+                x0, x1, x2, x3 = _load4(src, p)
                 k = vsplat(src, wr[s * kw + v])
                 a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
                 k = vsplat(src, wr[(s - 1) * kw + v])
@@ -663,10 +667,7 @@ def _tile_rows(src, base, pitch, wr, kw, d1, dst, dbase, dpitch):
             continue
         for v in range(kw):
             p = row + v * d1
-            x0 = vload(src, p)
-            x1 = vload(src, p + n)
-            x2 = vload(src, p + 2 * n)
-            x3 = vload(src, p + 3 * n)
+            x0, x1, x2, x3 = _load4(src, p)
             if s < kh:
                 k = vsplat(src, wr[s * kw + v])
                 a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
@@ -796,10 +797,7 @@ def _tile_4x4(buffer, offsets, wt, o, j, sums, t0, t1):
     c0, c1, c2, c3, e0, e1, e2, e3 = a0, a0, a0, a0, a0, a0, a0, a0
     for t in range(t0, t1):
         p = offsets[t] + j
-        x0 = vload(buffer, p)
-        x1 = vload(buffer, p + n)
-        x2 = vload(buffer, p + 2 * n)
-        x3 = vload(buffer, p + 3 * n)
+        x0, x1, x2, x3 = _load4(buffer, p)
         k = vsplat(buffer, wt[t, o])
         a0, a1, a2, a3 = vfma(k, x0, a0), vfma(k, x1, a1), vfma(k, x2, a2), vfma(k, x3, a3)
         k = vsplat(buffer, wt[t, o + 1])
