@@ -44,14 +44,21 @@ PLANES = [
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_batched_planes_match_scipy(case, dtype, workers):
+    (h, wd), (kh, kw) = case[:2]
+    _check(_compiled.correlate_2d_planes, case, (6, 3), dtype, workers, seed=h * wd + kh)
+
+
+def _check(loop, case, batch_and_kernels, dtype, workers, seed):
+    """``loop`` on random images against :func:`_oracle`."""
     (h, wd), (kh, kw), dilation, pad = case
-    rng = np.random.default_rng(h * wd + kh)
-    x = rng.standard_normal((6, h, wd)).astype(dtype)
-    w = rng.standard_normal((3, kh, kw)).astype(dtype)
+    batch, kernels = batch_and_kernels
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, h, wd)).astype(dtype)
+    w = rng.standard_normal((kernels, kh, kw)).astype(dtype)
     hp, wp = h + sum(pad[0]), wd + sum(pad[1])
-    out_shape = (6, hp - (kh - 1) * dilation[0], wp - (kw - 1) * dilation[1])
+    out_shape = (batch, hp - (kh - 1) * dilation[0], wp - (kw - 1) * dilation[1])
     with execution(workers=workers):
-        got = _compiled.correlate_2d_planes(x, w, dilation, pad, out_shape)
+        got = loop(x, w, dilation, pad, out_shape)
     expected = _oracle(x, w, dilation, pad, out_shape)
     tol = 1e-6 if dtype == "float32" else 1e-14
     assert np.abs(got - expected).max() <= tol * np.abs(expected).max()
@@ -91,14 +98,5 @@ FRAMED = [
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_framed_images_match_scipy(case, dtype, workers):
-    (h, wd), (kh, kw), dilation, pad = case
-    rng = np.random.default_rng(h + wd + kw)
-    x = rng.standard_normal((2, h, wd)).astype(dtype)
-    w = rng.standard_normal((2, kh, kw)).astype(dtype)
-    hp, wp = h + sum(pad[0]), wd + sum(pad[1])
-    out_shape = (2, hp - (kh - 1) * dilation[0], wp - (kw - 1) * dilation[1])
-    with execution(workers=workers):
-        got = _compiled.correlate_2d_framed(x, w, dilation, pad, out_shape)
-    expected = _oracle(x, w, dilation, pad, out_shape)
-    tol = 1e-6 if dtype == "float32" else 1e-14
-    assert np.abs(got - expected).max() <= tol * np.abs(expected).max()
+    (h, wd), (kh, kw) = case[:2]
+    _check(_compiled.correlate_2d_framed, case, (2, 2), dtype, workers, seed=h + wd + kw)

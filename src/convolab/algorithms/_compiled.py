@@ -8,12 +8,14 @@ Each loop computes a single-channel cross-correlation of zero-extended
 inputs (extended beforehand, or, in 2-D, by the loop itself), batched:
 ``x (B, *P)``, ``w (G, *K)``, ``out (B, *O)``, where batch row ``b`` uses
 kernel ``b % G`` (``G = 1``: one shared kernel; ``G = groups``: a depthwise
-layer).  Stride 1; any dilation.
+layer).  Stride 1; any dilation.  :func:`correlate_dense` takes the other
+real float 2-D layers (channels in or out, any stride, dilation, groups).
 
-The innermost loop runs over contiguous output samples with one kernel tap
-fixed, so the compiler vectorizes it (AVX2/AVX-512 where available).  Sums
-accumulate in the output dtype, tap by tap, with IEEE arithmetic (no
-fast-math), so ``nan * 0`` is NaN as in every other direct method.
+The innermost loops run over contiguous output samples, vectorized
+(AVX2/AVX-512 where available); for real floats, register tiles keep a
+block of sums in SIMD registers through the whole kernel.  Sums accumulate
+in the output dtype with IEEE arithmetic (only fused multiply-adds; no
+other fast-math), so ``nan * 0`` is NaN as in every other direct method.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def _tiled_planes(dilation: tuple[int, int], wp: int, w_out: int, dtype: np.dtyp
     waste than the flattened passes' dropped columns."""
     if np.dtype(dtype).kind != "f":
         return False
-    tile = dense_tile(np.dtype(dtype).itemsize)
+    tile = tile_width(np.dtype(dtype).itemsize)
     return dilation[0] == 1 and -(-w_out // tile) * tile <= 1.5 * wp
 
 
@@ -303,9 +305,9 @@ def dense_band(kh: int, kw: int, strides: tuple[int, int], dilation: tuple[int, 
             w_out + (kw - 1) * dilation[1] // strides[1])
 
 
-def dense_tile(itemsize: int) -> int:
-    """Positions one register tile of :func:`correlate_dense` computes: four
-    SIMD vectors of ``itemsize``-byte values (64-byte vectors with AVX-512,
+def tile_width(itemsize: int) -> int:
+    """Positions a register tile of the loops computes along a row: four SIMD
+    vectors of ``itemsize``-byte values (64-byte vectors with AVX-512,
     32-byte ones elsewhere)."""
     from ._simd import VECTOR_BYTES
 

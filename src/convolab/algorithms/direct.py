@@ -6,8 +6,8 @@ four nested loops.  Several implementations of one rule:
 * one channel in and out (the signal API, depthwise layers), stride 1, float
   or complex: a compiled, multithreaded loop (:mod:`._compiled`, numba);
 * other real float 2-D layers (channels, stride, dilation, groups): a
-  compiled loop over bands of output rows, four output channels at a time,
-  that never builds an im2col matrix (:func:`._compiled.correlate_dense`);
+  compiled loop over bands of output rows, register tiles of four output
+  channels, that never builds an im2col matrix (:func:`._compiled.correlate_dense`);
 * without numba, real float32/float64 problems with one channel, stride 1 and
   dilation 1 run through :func:`scipy.ndimage.correlate` or, for a few 1-D
   rows, :func:`numpy.correlate`;
@@ -187,7 +187,7 @@ def _dense_cost(problem: ConvProblem) -> Cost:
     band_rows, width = _compiled.dense_band(*problem.kernel_spatial, problem.strides,
                                             problem.dilations, w_out)
     length = (rows - 1) * width + w_out
-    tile = _compiled.dense_tile(problem.itemsize)
+    tile = _compiled.tile_width(problem.itemsize)
     span = -(-length // tile) * tile
     o_tiles = -(-o // 4) * 4
     bands = problem.batch * problem.groups * -(-h_out // _compiled.DENSE_BAND_ROWS)
