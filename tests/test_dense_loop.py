@@ -85,6 +85,65 @@ def test_dense_layers_match_the_definition(layer, dtype, workers):
     assert np.abs(got - expected).max() <= tol * np.abs(expected).max()
 
 
+# layers wide enough for channel tiles (output channels in the vector lanes)
+CHANNEL_LAYERS = [
+    # (N, C_in, C_out, H, W, k, stride, padding, dilation, groups)
+    (2, 16, 64, 19, 37, 3, 1, 1, 1, 1),         # whole blocks of channels and columns
+    (1, 20, 64, 9, 13, 3, 1, 1, 1, 1),          # a partial block of channels, narrow rows
+    (2, 3, 60, 15, 22, 5, 2, 2, 1, 1),          # output channels zero-extended, stride 2
+    (1, 8, 64, 17, 21, (3, 2), (1, 2), (2, 0), (2, 3), 2),
+    (1, 32, 64, 40, 40, 3, 1, 0, 1, 1),         # 'valid': a shorter last band
+    (3, 16, 64, 10, 18, 1, 1, 0, 1, 1),         # 1x1
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layer", CHANNEL_LAYERS)
+def test_channel_tiles_match_the_definition(layer, dtype, workers):
+    from convolab.algorithms._simd import VECTOR_BYTES
+
+    n, cin, cout, h, wd, k, stride, padding, dilation, groups = layer
+    kh, kw = _pair(k)
+    # only machines with AVX-512 take channel tiles; elsewhere this checks the other tiles
+    assert _compiled.channel_tiles(cout, np.dtype(dtype)) == (VECTOR_BYTES == 64)
+    rng = np.random.default_rng(h * wd + cin)
+    x = rng.standard_normal((n, cin * groups, h, wd)).astype(dtype)
+    w = rng.standard_normal((cout * groups, cin, kh, kw)).astype(dtype)
+    expected = _oracle(x, w, _pair(stride), _pair(padding), _pair(dilation), groups)
+    x_nchw, w_ = x.reshape(n, groups, cin, h, wd), w.reshape(groups, cout, cin, kh, kw)
+    (s0, s1), (p0, p1), (d0, d1) = _pair(stride), _pair(padding), _pair(dilation)
+    shape = (n, groups, cout) + expected.shape[2:]
+    with execution(workers=workers):        # 1: the serial loop; 2: the parallel one
+        got = _compiled.correlate_dense(x_nchw, w_, (s0, s1), (d0, d1), ((p0, p0), (p1, p1)),
+                                        shape).reshape(expected.shape)
+    tol = 2e-6 if dtype == "float32" else 1e-13
+    assert np.abs(got - expected).max() <= tol * np.abs(expected).max()
+
+
+def test_channel_tiles_only_for_wide_layers():
+    # zero-extending the output channels to whole tiles may add at most an eighth
+    f32 = np.dtype("float32")
+    block = _compiled.channel_block(4)
+    assert _compiled.channel_block(8) == block // 2
+    assert not _compiled.channel_tiles(block // 2, f32)
+    assert not _compiled.channel_tiles(block * 7 // 8 - 1, f32)
+
+
+def test_nan_reaches_exactly_the_windows_that_hold_it_in_channel_tiles():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 16, 21, 22)).astype(np.float32)
+    x[0, 3, 10, 7] = np.nan
+    x[0, 9, 0, 21] = np.inf
+    w = rng.standard_normal((64, 16, 3, 3)).astype(np.float32)
+    expected = _oracle(x, w, (1, 1), (1, 1), (1, 1), 1)
+    got = F.conv2d(x, w, None, 1, 1, method="direct")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.isnan(got).any() and np.isfinite(got).any()
+    finite = np.isfinite(expected)
+    assert np.abs(got[finite] - expected[finite]).max() <= 2e-6 * np.abs(expected[finite]).max()
+
+
 def test_the_stem_at_full_size_matches_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)

@@ -48,7 +48,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from ._simd import lanes, vadd, vfma, vload, vsplat, vstore, vzero
+from ._compiled import CHANNEL_TILE_POSITIONS
+from ._simd import lanes, vadd, vbroadcast, vfma, vload, vsplat, vstore, vtranspose, vzero
 
 #: only fused multiply-add; NaN, infinities and signed zeros keep IEEE rules
 _MATH = {"contract"}
@@ -918,3 +919,179 @@ def _fill_phases(buffer, x, n, c0, channels, s0, s1, row0, left, band_rows, widt
                         dst[j] = src[s1 * j + px - left]
                     for j in range(hi, width):
                         dst[j] = zero
+
+
+# -- dense 2-D layers with the output channels in the vector lanes --
+#
+# The same bands and stride phases as above, but the buffer holds each
+# position's channels together: plane (py, px), position (r, j), channel c
+# at ((py s1 + px) plane + r width + j) C + c.  A register tile
+# (_tile_channels) takes four vectors of output channels (4L channels) at six
+# consecutive positions: per tap, four aligned loads of weights and six
+# single values broadcast from the buffer for twenty-four multiply-adds.  No
+# load straddles two cache lines, which the position tiles' shifted loads do
+# for most taps.  Only on machines with 32 vector registers (AVX-512): the 24
+# sums, 4 weights and a broadcast value all stay in registers.
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _fma4(s, k0, k1, k2, k3, a0, a1, a2, a3):
+    return vfma(k0, s, a0), vfma(k1, s, a1), vfma(k2, s, a2), vfma(k3, s, a3)
+
+
+@numba.njit(inline="always", fastmath=_MATH)
+def _tile_channels(buffer, offsets, wt, o, p, step, sums, t0, t1):
+    """``sums[p + i, o:o + 4L] (+)= sum_t buffer[offsets[t] + (p + i) step]
+    * wt[t, o:o + 4L]`` over the taps ``t0 <= t < t1``, for the six positions
+    ``i``; the first chunk (``t0 == 0``) writes, later ones add."""
+    n = lanes(buffer)
+    pitch = wt.shape[1]
+    a0 = vzero(buffer)
+    a1, a2, a3, b0, b1, b2, b3 = a0, a0, a0, a0, a0, a0, a0
+    c0, c1, c2, c3, d0, d1, d2, d3 = a0, a0, a0, a0, a0, a0, a0, a0
+    e0, e1, e2, e3, f0, f1, f2, f3 = a0, a0, a0, a0, a0, a0, a0, a0
+    for t in range(t0, t1):
+        at = t * pitch + o
+        k0, k1, k2, k3 = _load4(wt, at)
+        q = offsets[np.uint64(t)] + p * step     # unsigned: no check for negative t
+        a0, a1, a2, a3 = _fma4(vbroadcast(buffer, q), k0, k1, k2, k3, a0, a1, a2, a3)
+        q += step
+        b0, b1, b2, b3 = _fma4(vbroadcast(buffer, q), k0, k1, k2, k3, b0, b1, b2, b3)
+        q += step
+        c0, c1, c2, c3 = _fma4(vbroadcast(buffer, q), k0, k1, k2, k3, c0, c1, c2, c3)
+        q += step
+        d0, d1, d2, d3 = _fma4(vbroadcast(buffer, q), k0, k1, k2, k3, d0, d1, d2, d3)
+        q += step
+        e0, e1, e2, e3 = _fma4(vbroadcast(buffer, q), k0, k1, k2, k3, e0, e1, e2, e3)
+        q += step
+        f0, f1, f2, f3 = _fma4(vbroadcast(buffer, q), k0, k1, k2, k3, f0, f1, f2, f3)
+    s = sums.shape[1]
+    first = t0 == 0
+    i = p * s + o
+    _keep4(sums, i, a0, a1, a2, a3, first)
+    _keep4(sums, i + s, b0, b1, b2, b3, first)
+    _keep4(sums, i + 2 * s, c0, c1, c2, c3, first)
+    _keep4(sums, i + 3 * s, d0, d1, d2, d3, first)
+    _keep4(sums, i + 4 * s, e0, e1, e2, e3, first)
+    _keep4(sums, i + 5 * s, f0, f1, f2, f3, first)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=_MATH)
+def correlate_dense_channels(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out,
+                             workers):
+    """:func:`correlate_dense` with channel tiles: ``w (G, T, OP)`` is
+    tap-major with taps ordered ``(u, v, c)`` and the output channels
+    zero-extended to a multiple of four vectors; tap ``t`` reads the
+    channels-last band buffer at ``offsets[t]``.  Each of ``workers`` tasks
+    takes every ``workers``-th band and keeps one buffer for all of them."""
+    for worker in numba.prange(workers):
+        _bands_channels(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out,
+                        worker, workers)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def correlate_dense_channels_serial(x, w, offsets, s0, s1, top, left, rows, band_rows, width,
+                                    out, workers):
+    """:func:`correlate_dense_channels` on the calling thread."""
+    _bands_channels(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, 0, 1)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_MATH)
+def _bands_channels(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, first,
+                    step):
+    """Bands ``first, first + step, ...`` of :func:`correlate_dense_channels`."""
+    _wide_vectors()
+    groups = w.shape[0]
+    channels = x.shape[1] // groups
+    o_count = out.shape[1] // groups
+    h_out, w_out = out.shape[2], out.shape[3]
+    bands = (h_out + rows - 1) // rows
+    six = CHANNEL_TILE_POSITIONS
+    size = s0 * s1 * band_rows * width * channels
+    # the last tile reads up to five positions past the band's input: zeros,
+    # whose sums land in dropped positions
+    buffer = np.empty(size + six * channels, dtype=x.dtype)
+    buffer[size:] = 0
+    o_pad = w.shape[2]
+    span = ((rows - 1) * width + w_out + six - 1) // six * six
+    sums = np.empty((span, o_pad), dtype=x.dtype)
+    block = 4 * lanes(buffer)
+    taps = offsets.shape[0]
+    chunks = (taps + DENSE_TAP_CHUNK - 1) // DENSE_TAP_CHUNK    # of equal length
+    for task in range(first, out.shape[0] * groups * bands, step):
+        n = task // (groups * bands)
+        g = (task // bands) % groups
+        y0 = (task % bands) * rows
+        y1 = min(h_out, y0 + rows)
+        length = (y1 - y0 - 1) * width + w_out
+        _fill_channels_last(buffer, x, n, g * channels, channels, s0, s1, s0 * y0 - top, left,
+                            band_rows, width)
+        wg = w[g]
+        for i in range(chunks):
+            t0, t1 = taps * i // chunks, taps * (i + 1) // chunks
+            for p in range(0, length, six):
+                for o in range(0, o_pad, block):
+                    _tile_channels(buffer, offsets, wg, o, p, channels, sums, t0, t1)
+        _sums_to_out(sums, out, n, g * o_count, o_count, y0, y1 - y0, width)
+
+
+@numba.njit(inline="always")
+def _sums_to_out(sums, out, n, ch0, o_count, y0, rows, width):
+    """``out[n, ch0 + q, y0 + r, j] = sums[r width + j, q]``: blocks of
+    ``L x L`` transposed in registers, where whole blocks fit (a row's last
+    block overlaps the one before it), value by value elsewhere."""
+    size = lanes(sums)
+    h_out, w_out = out.shape[2], out.shape[3]
+    pitch = sums.shape[1]
+    whole = o_count // size * size if w_out >= size else 0
+    for r in range(rows):
+        base = r * width
+        for q0 in range(0, whole, size):
+            at = ((n * out.shape[1] + ch0 + q0) * h_out + y0 + r) * w_out
+            for j0 in range(0, w_out, size):
+                j = min(j0, w_out - size)
+                vtranspose(sums, (base + j) * pitch + q0, pitch, out, at + j, h_out * w_out)
+        for q in range(whole, o_count):
+            row = out[n, ch0 + q, y0 + r]
+            for j in range(w_out):
+                row[j] = sums[base + j, q]
+
+
+@numba.njit(inline="always")
+def _fill_channels_last(buffer, x, n, c0, channels, s0, s1, row0, left, band_rows, width):
+    """:func:`_fill_phases` with each position's channels together: plane
+    ``(py, px)``, row ``r``, column ``j``, channel ``c`` at ``((py s1 + px)
+    band_rows width + r width + j) channels + c``."""
+    height, w_in = x.shape[2], x.shape[3]
+    zero = x.dtype.type(0)
+    plane = band_rows * width
+    size = lanes(buffer)
+    for py in range(s0):
+        for px in range(s1):
+            lo = min(width, max(0, (left - px + s1 - 1) // s1))
+            hi = max(lo, min(width, (w_in - 1 - px + left) // s1 + 1))
+            for r in range(band_rows):
+                base = ((py * s1 + px) * plane + r * width) * channels
+                dst = buffer[base:base + width * channels]
+                xi = row0 + s0 * r + py
+                if xi < 0 or xi >= height:
+                    for j in range(width * channels):
+                        dst[j] = zero
+                    continue
+                for j in range(lo * channels):
+                    dst[j] = zero
+                for j in range(hi * channels, width * channels):
+                    dst[j] = zero
+                whole = 0
+                if s1 == 1 and hi - lo >= size:
+                    # blocks of L channels x L columns transposed in registers
+                    whole = channels // size * size
+                    at = ((n * x.shape[1] + c0) * height + xi) * w_in - left
+                    for c in range(0, whole, size):
+                        for j0 in range(lo, hi, size):
+                            j = min(j0, hi - size)
+                            vtranspose(x, at + c * height * w_in + j, height * w_in, buffer,
+                                       base + j * channels + c, channels)
+                for c in range(whole, channels):
+                    src = x[n, c0 + c, xi]
+                    for j in range(lo, hi):
+                        dst[j * channels + c] = src[s1 * j + px - left]

@@ -1,4 +1,4 @@
-"""Explicit SIMD vectors for the compiled loops (numba), a vocabulary of six words.
+"""Explicit SIMD vectors for the compiled loops (numba), a vocabulary of seven words.
 
 numba vectorizes loops over arrays by itself, but a sum that has to stay in
 a register across a loop over kernel taps is beyond it: its vectorized
@@ -14,6 +14,8 @@ function hold SIMD vectors as ordinary local variables:
     the vector ``arr.flat[i:i + lanes]`` of a C-contiguous array;
 ``vsplat(arr, s)``
     ``s`` in every lane;
+``vbroadcast(arr, i)``
+    ``arr.flat[i]`` in every lane (one load, no check for negative ``i``);
 ``vfma(a, b, c)``
     ``a * b + c`` lane by lane with one rounding (LLVM's ``fma``);
 ``vadd(a, b)``
@@ -120,13 +122,30 @@ def vsplat(typingctx, arr, scalar):
     vector = _vector_of(arr.dtype)
 
     def codegen(context, builder, signature, args):
-        vtype = context.get_value_type(vector)
         value = context.cast(builder, args[1], signature.args[1], vector.dtype)
-        one = builder.insert_element(ir.Constant(vtype, ir.Undefined), value,
-                                     ir.Constant(ir.IntType(32), 0))
-        zeros = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
-        return builder.shuffle_vector(one, ir.Constant(vtype, ir.Undefined), zeros)
+        return _splat(context, builder, vector, value)
+
     return vector(arr, scalar), codegen
+
+
+def _splat(context, builder, vector, value):
+    """``value`` in every lane of a ``vector``."""
+    vtype = context.get_value_type(vector)
+    one = builder.insert_element(ir.Constant(vtype, ir.Undefined), value,
+                                 ir.Constant(ir.IntType(32), 0))
+    zeros = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
+    return builder.shuffle_vector(one, ir.Constant(vtype, ir.Undefined), zeros)
+
+
+@intrinsic
+def vbroadcast(typingctx, arr, index):
+    vector = _vector_of(arr.dtype)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return _splat(context, builder, vector, builder.load(builder.gep(data, [args[1]])))
+
+    return vector(arr, types.intp), codegen
 
 
 @intrinsic
@@ -152,3 +171,43 @@ def vadd(typingctx, a, b):
     def codegen(context, builder, signature, args):
         return builder.fadd(args[0], args[1])
     return a(a, b), codegen
+
+
+@intrinsic
+def vtranspose(typingctx, src, i, src_pitch, dst, j, dst_pitch):
+    """``dst.flat[j + k dst_pitch + l] = src.flat[i + l src_pitch + k]`` for
+    ``k, l < lanes``: a square block of ``lanes x lanes`` values transposed
+    in registers (``lanes`` vector loads, ``lanes log2(lanes)`` two-vector
+    shuffles, ``lanes`` vector stores)."""
+    vector = _vector_of(src.dtype)
+    if dst.dtype != src.dtype:
+        return None
+    count = vector.lanes
+
+    def codegen(context, builder, signature, args):
+        src_ptr, dst_ptr = args[1], args[4]
+        rows = []
+        for row in range(count):
+            at = builder.add(src_ptr, builder.mul(args[2], ir.Constant(args[2].type, row)))
+            pointer = _element_pointer(context, builder, signature.args[0], args[0], at, vector)
+            rows.append(builder.load(pointer, align=vector.dtype.bitwidth // 8))
+        # swap the off-diagonal b x b blocks of every 2b x 2b block, b = L/2 .. 1
+        b = count // 2
+        while b:
+            low = [lane if not lane & b else count + lane - b for lane in range(count)]
+            high = [lane + b if not lane & b else count + lane for lane in range(count)]
+            low = ir.Constant(ir.VectorType(ir.IntType(32), count), low)
+            high = ir.Constant(ir.VectorType(ir.IntType(32), count), high)
+            for row in range(count):
+                if not row & b:
+                    upper, lower = rows[row], rows[row + b]
+                    rows[row] = builder.shuffle_vector(upper, lower, low)
+                    rows[row + b] = builder.shuffle_vector(upper, lower, high)
+            b //= 2
+        for row in range(count):
+            at = builder.add(dst_ptr, builder.mul(args[5], ir.Constant(args[5].type, row)))
+            pointer = _element_pointer(context, builder, signature.args[3], args[3], at, vector)
+            builder.store(rows[row], pointer, align=vector.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.none(src, types.intp, types.intp, dst, types.intp, types.intp), codegen

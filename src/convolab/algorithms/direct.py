@@ -177,9 +177,10 @@ def _uses_dense(problem: ConvProblem) -> bool:
 
 def _dense_cost(problem: ConvProblem) -> Cost:
     """The compiled dense loop's estimate: the multiply-adds its register
-    tiles do, at ``dense_per_mac`` (the dropped columns at the row ends, the
-    output channels up to a multiple of four and the band's positions up to
-    whole tiles included), plus each band's input copied into its buffer."""
+    tiles do (the dropped columns at the row ends, the output channels and
+    the band's positions up to whole tiles included), at ``dense_per_mac``,
+    or ``dense_channels_per_mac`` for channel tiles, which also move their
+    sums into the output; plus each band's input copied into its buffer."""
     c = _calibration.constants()
     (s0, s1), (h_out, w_out) = problem.strides, problem.spatial_out
     o, cin = problem.out_channels, problem.in_channels
@@ -187,20 +188,29 @@ def _dense_cost(problem: ConvProblem) -> Cost:
     band_rows, width = _compiled.dense_band(*problem.kernel_spatial, problem.strides,
                                             problem.dilations, w_out)
     length = (rows - 1) * width + w_out
-    tile = _compiled.tile_width(problem.itemsize)
+    channel_tiles = _compiled.channel_tiles(o, problem.compute_dtype)
+    if channel_tiles:
+        tile, per_mac = _compiled.CHANNEL_TILE_POSITIONS, "dense_channels_per_mac"
+        block = _compiled.channel_block(problem.itemsize)
+    else:
+        tile, block, per_mac = _compiled.tile_width(problem.itemsize), 4, "dense_per_mac"
     span = -(-length // tile) * tile
-    o_tiles = -(-o // 4) * 4
+    o_tiles = -(-o // block) * block
     bands = problem.batch * problem.groups * -(-h_out // _compiled.DENSE_BAND_ROWS)
     macs = problem.macs * width / max(1, w_out) * o_tiles / o * span / length
     copied = bands * cin * s0 * s1 * band_rows * width
-    seconds = (macs * c["dense_per_mac"] * (problem.itemsize / 4)
+    if channel_tiles:
+        copied += math.prod(problem.out_shape)
+    seconds = (macs * c[per_mac] * (problem.itemsize / 4)
                + copied * c["im2col_copy_per_element"] + c["compiled_overhead"])
     threads = os.cpu_count() or 1
-    buffer = threads * (cin * s0 * s1 * band_rows * width + tile + o_tiles * span)
+    buffer = threads * (cin * s0 * s1 * band_rows * width + tile * cin + o_tiles * span)
+    shape = (f"{o_tiles} output channels in the vector lanes" if channel_tiles
+             else "four output channels")
     return Cost(seconds, bytes=buffer * problem.itemsize,
                 detail=f"compiled multithreaded sliding window over channels, "
-                       f"{problem.macs:.3g} multiply-adds, register tiles of four output "
-                       f"channels, no im2col matrix")
+                       f"{problem.macs:.3g} multiply-adds, register tiles of {shape}, "
+                       f"no im2col matrix")
 
 
 def _flat_rows(problem: ConvProblem) -> bool:
