@@ -196,6 +196,10 @@ def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
         problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, stride=stride, padding=k // 2)
         return problem, *problem.layout.to_core(x, w)
 
+    from .algorithms import _compiled
+
+    # only machines whose dense loop takes channel tiles (AVX-512) can measure them
+    channel_tiles = _compiled.available() and _compiled.channel_tiles(64, np.dtype("float32"))
     return [
         ("compiled_per_mac", "direct", lambda: signal(1024, 7, np.float32)),
         ("fft_per_point_log", "fft", lambda: signal(1024, 31, np.float64)),
@@ -203,9 +207,8 @@ def _probes() -> list[tuple[str, str, Callable[[], Any]]]:
         ("flat_gemm_per_mac", "im2col", lambda: layer(56, 64, 3)),      # the flattened matrix
         ("im2col_gemm_per_mac", "im2col", lambda: layer(56, 64, 3, 2)),  # strided: built
         ("dense_per_mac", "direct", lambda: layer(112, 3, 7, 2, out=16)),  # a narrow stem
-        ("dense_channels_per_mac", "direct", lambda: layer(56, 64, 3)),
         ("gemv_per_element", "im2col", lambda: signal(256, 5, np.float64)),
-    ]
+    ] + ([("dense_channels_per_mac", "direct", lambda: layer(56, 64, 3))] if channel_tiles else [])
 
 
 #: transform lengths timed by :func:`calibrate` to fit the length model

@@ -32,8 +32,10 @@ registers through the whole kernel (written with the explicit vectors of
 :mod:`._simd`, since numba never keeps a sum in a register across an outer
 loop).  In 2-D a tile is four output rows by four vectors of columns, each
 input vector loaded once for up to four rows (:func:`_tile_rows`); dense
-layers take four output channels by four vectors (:func:`_tile_4x4`).  Real
-floats only: complex and integer data keep the passes.
+layers take four output channels by four vectors (:func:`_tile_4x4`) or, on
+AVX-512 machines, four vectors of output channels by six positions
+(:func:`_tile_channels`).  Real floats only: complex and integer data keep
+the passes.
 
 On AVX-512 machines the loops ask for 512-bit vectors (:func:`_wide_vectors`):
 LLVM's default there is 256-bit, which left half of each vector unit idle.

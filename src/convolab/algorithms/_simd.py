@@ -1,4 +1,4 @@
-"""Explicit SIMD vectors for the compiled loops (numba), a vocabulary of seven words.
+"""Explicit SIMD vectors for the compiled loops (numba), a small vocabulary.
 
 numba vectorizes loops over arrays by itself, but a sum that has to stay in
 a register across a loop over kernel taps is beyond it: its vectorized
@@ -22,6 +22,11 @@ function hold SIMD vectors as ordinary local variables:
     ``a + b`` lane by lane;
 ``vstore(arr, i, v)``
     ``arr.flat[i:i + lanes] = v``;
+``vtranspose(src, i, p, dst, j, q)``
+    a ``lanes x lanes`` block of ``src`` (rows ``p`` apart from ``i``)
+    written transposed into ``dst`` (rows ``q`` apart from ``j``), in
+    registers: how the channel tiles turn channels-first data into
+    channels-last and back;
 
 and ``lanes(arr)``, the number of lanes (a compile-time constant).  A
 vector holds 64 bytes on machines with AVX-512 (16 float32), 32 bytes
