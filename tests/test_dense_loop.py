@@ -65,15 +65,21 @@ def _pair(v):
     return v if isinstance(v, tuple) else (v, v)
 
 
+def _random_layer(layer, dtype, seed):
+    """Random ``x (N, G*C, H, W)`` and ``w (G*O, C, KH, KW)`` for a row of LAYERS."""
+    n, cin, cout, h, wd, k, *_, groups = layer
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cin * groups, h, wd)).astype(dtype)
+    w = rng.standard_normal((cout * groups, cin, *_pair(k))).astype(dtype)
+    return x, w
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("layer", LAYERS)
 def test_dense_layers_match_the_definition(layer, dtype, workers):
     n, cin, cout, h, wd, k, stride, padding, dilation, groups = layer
-    kh, kw = _pair(k)
-    rng = np.random.default_rng(h * wd + cout)
-    x = rng.standard_normal((n, cin * groups, h, wd)).astype(dtype)
-    w = rng.standard_normal((cout * groups, cin, kh, kw)).astype(dtype)
+    x, w = _random_layer(layer, dtype, h * wd + cout)
     problem = from_nn(x.shape, w.shape, x.dtype, w.dtype, nd=2, stride=stride, padding=padding,
                       dilation=dilation, groups=groups)
     assert direct._uses_dense(problem)
@@ -107,9 +113,7 @@ def test_channel_tiles_match_the_definition(layer, dtype, workers):
     kh, kw = _pair(k)
     # only machines with AVX-512 take channel tiles; elsewhere this checks the other tiles
     assert _compiled.channel_tiles(cout, np.dtype(dtype)) == (VECTOR_BYTES == 64)
-    rng = np.random.default_rng(h * wd + cin)
-    x = rng.standard_normal((n, cin * groups, h, wd)).astype(dtype)
-    w = rng.standard_normal((cout * groups, cin, kh, kw)).astype(dtype)
+    x, w = _random_layer(layer, dtype, h * wd + cin)
     expected = _oracle(x, w, _pair(stride), _pair(padding), _pair(dilation), groups)
     x_nchw, w_ = x.reshape(n, groups, cin, h, wd), w.reshape(groups, cout, cin, kh, kw)
     (s0, s1), (p0, p1), (d0, d1) = _pair(stride), _pair(padding), _pair(dilation)
