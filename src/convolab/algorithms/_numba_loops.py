@@ -945,7 +945,6 @@ def _tile_channels(buffer, offsets, wt, o, p, step, sums, t0, t1):
     """``sums[p + i, o:o + 4L] (+)= sum_t buffer[offsets[t] + (p + i) step]
     * wt[t, o:o + 4L]`` over the taps ``t0 <= t < t1``, for the six positions
     ``i``; the first chunk (``t0 == 0``) writes, later ones add."""
-    n = lanes(buffer)
     pitch = wt.shape[1]
     a0 = vzero(buffer)
     a1, a2, a3, b0, b1, b2, b3 = a0, a0, a0, a0, a0, a0, a0
@@ -993,7 +992,8 @@ def correlate_dense_channels(x, w, offsets, s0, s1, top, left, rows, band_rows, 
 @numba.njit(cache=True, nogil=True, fastmath=_MATH)
 def correlate_dense_channels_serial(x, w, offsets, s0, s1, top, left, rows, band_rows, width,
                                     out, workers):
-    """:func:`correlate_dense_channels` on the calling thread."""
+    """:func:`correlate_dense_channels` on the calling thread (``workers``,
+    kept for the same signature, is ignored: this thread takes every band)."""
     _bands_channels(x, w, offsets, s0, s1, top, left, rows, band_rows, width, out, 0, 1)
 
 
