@@ -128,8 +128,8 @@ def test_channel_tiles_match_the_definition(layer, dtype, workers):
 def test_channel_tiles_only_for_wide_layers():
     # zero-extending the output channels to whole tiles may add at most an eighth
     f32 = np.dtype("float32")
-    block = _compiled.channel_block(4)
-    assert _compiled.channel_block(8) == block // 2
+    block = _compiled.tile_width(4)
+    assert _compiled.tile_width(8) == block // 2
     assert not _compiled.channel_tiles(block // 2, f32)
     assert not _compiled.channel_tiles(block * 7 // 8 - 1, f32)
 

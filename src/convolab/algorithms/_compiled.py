@@ -306,9 +306,10 @@ def dense_band(kh: int, kw: int, strides: tuple[int, int], dilation: tuple[int, 
 
 
 def tile_width(itemsize: int) -> int:
-    """Positions a register tile of the loops computes along a row: four SIMD
-    vectors of ``itemsize``-byte values (64-byte vectors with AVX-512,
-    32-byte ones elsewhere)."""
+    """Values in a register tile's four SIMD vectors of ``itemsize``-byte
+    values (64-byte vectors with AVX-512, 32-byte ones elsewhere): positions
+    along a row for the position tiles, output channels for the channel
+    tiles."""
     from ._simd import VECTOR_BYTES
 
     return 4 * VECTOR_BYTES // itemsize
@@ -321,24 +322,25 @@ def _dense_layout(channels: int, kh: int, kw: int, s0: int, s1: int, d0: int, d1
     phase plane, and where each tap ``(c, u, v)`` starts reading in it."""
     band_rows, band_width = dense_band(kh, kw, (s0, s1), (d0, d1), w_out)
     plane = band_rows * band_width
-    offsets = np.array([((c * s0 + u * d0 % s0) * s1 + v * d1 % s1) * plane
-                        + u * d0 // s0 * band_width + v * d1 // s1
+    offsets = np.array([c * s0 * s1 * plane + _tap_start(u, v, s0, s1, d0, d1, plane, band_width)
                         for c in range(channels) for u in range(kh) for v in range(kw)],
                        dtype=np.int64)
     offsets.flags.writeable = False
     return band_rows, band_width, offsets
 
 
+def _tap_start(u: int, v: int, s0: int, s1: int, d0: int, d1: int, plane: int,
+               band_width: int) -> int:
+    """Where kernel tap ``(u, v)`` starts reading in one channel's phase
+    planes of a band: plane ``(u d0 mod s0, v d1 mod s1)``, row
+    ``u d0 // s0``, column ``v d1 // s1``."""
+    return (((u * d0 % s0) * s1 + v * d1 % s1) * plane
+            + u * d0 // s0 * band_width + v * d1 // s1)
+
+
 #: positions a channel tile computes: its 6 x 4 vectors of sums, 4 of weights
 #: and one broadcast input fill 29 of AVX-512's 32 vector registers
 CHANNEL_TILE_POSITIONS = 6
-
-
-def channel_block(itemsize: int) -> int:
-    """Output channels one channel tile computes: four SIMD vectors."""
-    from ._simd import VECTOR_BYTES
-
-    return 4 * VECTOR_BYTES // itemsize
 
 
 def channel_tiles(out_channels: int, dtype: np.dtype) -> bool:
@@ -348,7 +350,7 @@ def channel_tiles(out_channels: int, dtype: np.dtype) -> bool:
     whole tiles adds at most an eighth."""
     from ._simd import VECTOR_BYTES
 
-    block = channel_block(np.dtype(dtype).itemsize)
+    block = tile_width(np.dtype(dtype).itemsize)
     return VECTOR_BYTES == 64 and -(-out_channels // block) * block * 8 <= 9 * out_channels
 
 
@@ -361,7 +363,7 @@ def _correlate_dense_channels(x, w, strides, dilation, pad, out_shape):
     band_rows, band_width, offsets = _channels_layout(c, kh, kw, *strides, *dilation, w_out)
     out = np.empty((n, g * o, h_out, w_out), dtype=x.dtype)
     x = np.ascontiguousarray(x).reshape(n, g * c, height, width)
-    block = channel_block(x.dtype.itemsize)
+    block = tile_width(x.dtype.itemsize)
     # tap-major in (row, column, channel) order, the output channels
     # zero-extended to whole tiles; 64-byte aligned, so no weight load
     # straddles two cache lines
@@ -392,8 +394,7 @@ def _channels_layout(channels: int, kh: int, kw: int, s0: int, s1: int, d0: int,
     tiles: tap ``(u, v, c)`` starts reading at ``offsets[(u kw + v) C + c]``."""
     band_rows, band_width = dense_band(kh, kw, (s0, s1), (d0, d1), w_out)
     plane = band_rows * band_width
-    offsets = np.array([(((u * d0 % s0) * s1 + v * d1 % s1) * plane
-                         + u * d0 // s0 * band_width + v * d1 // s1) * channels + c
+    offsets = np.array([_tap_start(u, v, s0, s1, d0, d1, plane, band_width) * channels + c
                         for u in range(kh) for v in range(kw) for c in range(channels)],
                        dtype=np.int64)
     offsets.flags.writeable = False

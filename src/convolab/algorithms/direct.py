@@ -191,7 +191,7 @@ def _dense_cost(problem: ConvProblem) -> Cost:
     channel_tiles = _compiled.channel_tiles(o, problem.compute_dtype)
     if channel_tiles:
         tile, per_mac = _compiled.CHANNEL_TILE_POSITIONS, "dense_channels_per_mac"
-        block = _compiled.channel_block(problem.itemsize)
+        block = _compiled.tile_width(problem.itemsize)
     else:
         tile, block, per_mac = _compiled.tile_width(problem.itemsize), 4, "dense_per_mac"
     span = -(-length // tile) * tile
